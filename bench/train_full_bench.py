@@ -30,7 +30,7 @@ def _h5ad_shape(path):
     import h5py
     with h5py.File(path, 'r') as f:
         X = f['X']
-        return list(X.attrs['shape']) if 'shape' in X.attrs else list(X.shape)
+        return [int(n) for n in (X.attrs['shape'] if 'shape' in X.attrs else X.shape)]
 
 
 def _run_child(data, model_dir):
@@ -65,6 +65,7 @@ def main(argv=None):
         wall, rss, child = _run_child(data, Path(tmp)/'model')
         res['fit_model'] = dict(wall_s=round(wall, 1), inside_s=round(child['fit_s'], 1), import_s=round(child['import_s'], 1),
                                 peak_rss_mb=round(rss), model=child['model'])
+        print(json.dumps(res), flush=True)
     finally:
         if a.keep: print(f"kept {tmp}")
         else:
