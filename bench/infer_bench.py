@@ -9,18 +9,25 @@ os.wait4), then times an os.sync() so that data a case left in the page cache is
   (c) qs-h5tmp    quickstarter low-memory path: temporary h5py dataset chunks=(100, n_genes) filled the same
                   way, then AnnData with X pointing at it written with write_h5ad, temporary file removed
   (d) raw-h5py    the same number of bytes written with h5py from one preallocated float32 block, flush + fsync
+  (e) ours-sampled obesity_nbdev.expand.write_prediction with cells_fn, the default model's path: each chunk's cells
+                  come from obesity_nbdev.sampled.pool_cells on a seeded synthetic pool of 500 cells x genes (float32,
+                  ~70% zeros, log1p of counts), moved to the predicted means, as SampledCells.sample_cells does
+                  (pool and means column-indexed by the output genes, which leaves the pool Fortran-ordered as in
+                  sample_cells, then pool_cells). The model's ridge predict
+                  (a small matrix product per chunk) is replaced by the same cycled table of means as in (a).
 
-Usage: python bench/infer_bench.py [--perts 2863] [--genes 10238] [--qs-perts N] [--skip-quickstarter]
-Results: bench/results/infer.json and a table on stdout. 'inner s' is the time inside the case (after imports),
+Usage: python bench/infer_bench.py [--perts 2863] [--genes 10238] [--qs-perts N] [--skip-quickstarter] [--cases a,d,e]
+Results: bench/results/infer.json (or --json) and a table on stdout. 'inner s' is the time inside the case (after imports),
 'wall s' the subprocess's wall time (with interpreter start and imports), 'total s' = wall + the sync after it,
-'GB/s' = bytes of X / total s.
+'GB/s' = bytes of X / total s, 'x raw' = total s / total s of (d) when (d) was run.
 """
 from __future__ import annotations
 import argparse, json, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-LABELS = dict(a='ours: write_prediction', b='quickstarter in-RAM', c='quickstarter temporary HDF5', d='raw h5py write + fsync')
+LABELS = dict(a='ours: write_prediction', b='quickstarter in-RAM', c='quickstarter temporary HDF5', d='raw h5py write + fsync',
+              e='ours, default model (sampled cells)')
 
 
 def _names(n): return [f'P{i:05d}' for i in range(n)]
@@ -35,6 +42,14 @@ def _inputs(perts, genes, seed=0):
     return small, std
 
 
+def _pool(n, genes, seed=0):
+    "A sparse-looking pool of cells, n x genes float32: ~70% zeros, log1p of small counts elsewhere"
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(rng.gamma(1.0, 3.0, size=genes).astype(np.float32), size=(n, genes)) + 1
+    return np.where(rng.random((n, genes)) < 0.3, np.log1p(counts), 0).astype(np.float32)
+
+
 def run_case(case, out, perts, genes, cells):
     "Run one case in this process; return seconds spent inside"
     import numpy as np, pandas as pd, h5py, anndata as ad
@@ -45,6 +60,16 @@ def run_case(case, out, perts, genes, cells):
         from obesity_nbdev.expand import write_prediction
         def predict_fn(ns): return small[[int(n[1:]) % 64 for n in ns]]
         write_prediction(out, predict_fn, names, gnames, std=std, n_cells=cells, seed=0, quiet=True)
+    elif case == 'e':
+        from obesity_nbdev.expand import write_prediction
+        from obesity_nbdev.sampled import pool_cells
+        pool = _pool(500, genes)
+        idx = np.arange(genes)                     # output genes looked up in the model's genes (all found)
+        def cells_fn(ns):
+            mu = small[[int(n[1:]) % 64 for n in ns]]
+            return pool_cells(pool[:, idx], mu[:, idx], ns, n_cells=cells, seed=0)
+        t0 = time.perf_counter()                   # the pool is part of the fitted model, not of the write
+        write_prediction(out, None, names, gnames, std=std, n_cells=cells, seed=0, quiet=True, cells_fn=cells_fn)
     elif case in 'bc':
         # the quickstarter's objects: a DataFrame of predicted means (perturbations x genes, float64) and train_std
         Y_hat = pd.DataFrame(small[np.arange(perts) % 64].astype(np.float64), index=names, columns=gnames)
@@ -119,7 +144,7 @@ def main(argv=None):
     ap.add_argument('--cells', type=int, default=100, help='cells per perturbation')
     ap.add_argument('--qs-perts', type=int, default=None, help='perturbations for the quickstarter cases (default: --perts)')
     ap.add_argument('--skip-quickstarter', action='store_true', help='run only (a) and (d)')
-    ap.add_argument('--cases', default='a,b,c,d', help='comma-separated subset of a,b,c,d')
+    ap.add_argument('--cases', default='a,b,c,d,e', help='comma-separated subset of a,b,c,d,e')
     ap.add_argument('--workdir', default=None, help='where the files are written (default: the system temp folder)')
     ap.add_argument('--json', default=str(HERE / 'results' / 'infer.json'))
     ap.add_argument('--run', help=argparse.SUPPRESS)
@@ -127,24 +152,30 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.run:
         print(json.dumps(dict(inner_s=run_case(a.run, a.out, a.perts, a.genes, a.cells)))); return
-    cases = [c for c in a.cases.split(',') if not (a.skip_quickstarter and c in 'bc')]
+    cases = [c.strip() for c in a.cases.split(',') if c.strip()]
+    bad = [c for c in cases if c not in LABELS]
+    if bad: ap.error(f"unknown case(s) {', '.join(bad)}: choose from {','.join(LABELS)}")
+    cases = [c for c in cases if not (a.skip_quickstarter and c in 'bc')]
     rows = []
     for c in cases:
         n = a.qs_perts if (c in 'bc' and a.qs_perts) else a.perts
         print(f'running ({c}) {LABELS[c]}: {n} perturbations x {a.cells} cells x {a.genes} genes ...', file=sys.stderr, flush=True)
         rows.append(measure(c, n, a.genes, a.cells, a.workdir))
         print(f'  {rows[-1]["total_s"]} s, peak RSS {rows[-1]["peak_rss_mb"]} MB', file=sys.stderr, flush=True)
+    raw = next((r['total_s'] for r in rows if r['case'] == 'd'), None)
+    for r in rows: r['x_raw'] = round(r['total_s'] / raw, 2) if raw else None
     import psutil
     res = dict(machine=dict(python=platform.python_version(), cpus=os.cpu_count(),
                             mem_total_gb=round(psutil.virtual_memory().total / 1e9, 1),
-                            loadavg_before_end=os.getloadavg()), rows=rows)
+                            loadavg_before_end=os.getloadavg()), cases=cases, rows=rows)
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     Path(a.json).write_text(json.dumps(res, indent=1))
-    hdr = f"{'case':<34}{'perts':>6}{'GB':>7}{'inner s':>9}{'wall s':>9}{'sync s':>8}{'total s':>9}{'GB/s':>7}{'peak RSS MB':>13}"
+    hdr = f"{'case':<42}{'perts':>6}{'GB':>7}{'inner s':>9}{'wall s':>9}{'sync s':>8}{'total s':>9}{'GB/s':>7}{'peak RSS MB':>13}{'x raw':>7}"
     print(hdr); print('-' * len(hdr))
     for r in rows:
-        print(f"({r['case']}) {r['label']:<30}{r['perts']:>6}{r['x_bytes']/1e9:>7.2f}{r['inner_s']:>9.1f}{r['wall_s']:>9.1f}"
-              f"{r['sync_after_s']:>8.1f}{r['total_s']:>9.1f}{r['gb_per_s']:>7.2f}{r['peak_rss_mb']:>13.0f}")
+        print(f"({r['case']}) {r['label']:<38}{r['perts']:>6}{r['x_bytes']/1e9:>7.2f}{r['inner_s']:>9.1f}{r['wall_s']:>9.1f}"
+              f"{r['sync_after_s']:>8.1f}{r['total_s']:>9.1f}{r['gb_per_s']:>7.2f}{r['peak_rss_mb']:>13.0f}"
+              f"{'' if r['x_raw'] is None else format(r['x_raw'], '.2f'):>7}")
 
 
 if __name__ == '__main__':
