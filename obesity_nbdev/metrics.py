@@ -6,7 +6,7 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/metrics.html.md"""
 
 # %% ../nbs/08_metrics.ipynb #b207044e
 from __future__ import annotations
-import os, warnings
+import os, json, hashlib, warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,12 +16,12 @@ from scipy.linalg import blas as _blas
 from threadpoolctl import threadpool_limits
 import anndata as ad
 from .core import (InputError, MMD_BANDWIDTHS, PERT_KEY, PROGRAMS, read_obs, read_var_names,
-                                 matrix_shape, iter_rows, read_rows, progress)
+                                 matrix_shape, iter_rows, read_rows, progress, say, atomic_path)
 
 # %% auto #0
-__all__ = ['CONSTANT_RTOL', 'MetricResult', 'pearson_reference', 'mmd_reference', 'l1_reference', 'scored_genes',
-           'pearson_delta_batch', 'pearson_delta', 'mmd_bandwidths', 'kernel_sum', 'mmd_batch', 'mmd', 'l1_distance',
-           'read_centroid', 'score_cells', 'prediction_reader', 'score_prediction', 'score_seeds']
+__all__ = ['CONSTANT_RTOL', 'MetricResult', 'pearson_reference', 'mmd_reference', 'l1_reference', 'scored_genes', 'hvg_genes',
+           'gene_set', 'pearson_delta_batch', 'pearson_delta', 'mmd_bandwidths', 'kernel_sum', 'mmd_batch', 'mmd',
+           'l1_distance', 'read_centroid', 'score_cells', 'prediction_reader', 'score_prediction', 'score_seeds']
 
 # %% ../nbs/08_metrics.ipynb #3e51f8f7
 class MetricResult(NamedTuple):
@@ -93,6 +93,82 @@ def scored_genes(genes:Sequence[str], # the gene universe, in the order of `gene
     if n > len(genes): raise InputError(f"cannot score {n} genes: only {len(genes)} genes to predict")
     rng = np.random.default_rng(seed=seed)
     return [str(g) for g in rng.choice(genes, size=n, replace=False)]
+
+# %% ../nbs/08_metrics.ipynb #11fd4020
+def _hvg_rank(X:np.ndarray, # cells x genes on the training X scale (log2(1 + 1e5 * counts / total))
+              n:int, # number of genes
+             )->np.ndarray: # column numbers of the `n` most variable genes, in column order
+    "scanpy's `highly_variable_genes(flavor='seurat')` on log2 data (scaled by ln 2 first, so its `expm1` undoes the log)"
+    import scanpy as sc
+    a = ad.AnnData(X=np.asarray(X, np.float64) * np.log(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        df = sc.pp.highly_variable_genes(a, flavor='seurat', n_top_genes=int(n), inplace=False)
+    return np.flatnonzero(df['highly_variable'].to_numpy())
+
+def hvg_genes(train_h5ad, # training cells (an .h5ad with the log X)
+              n:int=1000, # number of genes
+              *, universe:Sequence[str]|None=None, # candidate genes in output order (default: every gene of the file)
+              n_cells:int=6000, # cells sampled (seeded) for the statistics
+              seed:int=0,
+             )->list[str]: # the chosen genes, in `universe` order
+    "The `n` most variable genes of the training cells (scanpy `seurat` flavour on `n_cells` sampled cells)"
+    var = pd.Index(read_var_names(train_h5ad).astype(str))
+    genes = list(var) if universe is None else list(map(str, universe))
+    cols = var.get_indexer(pd.Index(genes))
+    if (cols < 0).any(): raise InputError(f"{Path(train_h5ad).name}: gene {genes[int(np.flatnonzero(cols < 0)[0])]!r} is not in var")
+    if not 0 < n <= len(genes): raise InputError(f"cannot choose {n} highly variable genes out of {len(genes)}")
+    n_obs = matrix_shape(train_h5ad)[0]
+    rows = np.sort(np.random.default_rng(seed).choice(n_obs, size=min(int(n_cells), n_obs), replace=False))
+    return [genes[i] for i in _hvg_rank(read_rows(train_h5ad, rows, cols), n)]
+
+# %% ../nbs/08_metrics.ipynb #cd147300
+def gene_set(universe:Sequence[str], # the genes to predict, in output order
+             genes:int|str|None=1000, # N (random), 'hvg' (the most variable), 'all' (or None)
+             *, train_h5ad=None, # training cells, needed for 'hvg'
+             n_hvg:int=1000, # how many genes 'hvg' chooses (capped at the universe's size)
+             seed:int=42, # seed of the random draw (the quickstarter's is 42)
+             cache=None, # a JSON file to keep the 'hvg' choice in (read when it matches, written otherwise)
+             quiet:bool=True,
+            )->tuple[list[str], str]: # the scored genes and a label such as '1000 random genes'
+    "The scored genes named by `genes`: a random draw, the highly variable genes, or all genes to predict"
+    universe = list(map(str, universe))
+    spec = 'all' if genes is None else str(genes).strip().lower()
+    if spec == 'all': return universe, f'all {len(universe)} genes'
+    if spec == 'hvg':
+        if train_h5ad is None: raise InputError("genes='hvg' needs the training cells (train_h5ad)")
+        n = min(int(n_hvg), len(universe))
+        got = _cached_hvg(cache, train_h5ad, n, universe)
+        if got is None:
+            say(f"choosing {n} highly variable genes of {Path(train_h5ad).name}", quiet=quiet)
+            got = hvg_genes(train_h5ad, n, universe=universe)
+            _store_hvg(cache, train_h5ad, n, universe, got)
+        return got, f'{n} highly variable genes'
+    if not spec.isdigit() or int(spec) == 0: raise InputError(f"genes must be a positive number, 'hvg' or 'all', not {genes!r}")
+    n = int(spec)
+    if n >= len(universe):
+        if n > len(universe): say(f"only {len(universe)} genes to predict: all are scored", quiet=quiet)
+        return universe, f'all {len(universe)} genes'
+    return scored_genes(universe, n, seed), f'{n} random genes (seed {seed})'
+
+def _hvg_key(train_h5ad, n, universe):
+    st = Path(train_h5ad).stat()
+    return dict(train=Path(train_h5ad).name, size=st.st_size, mtime_ns=st.st_mtime_ns, n=int(n),
+                universe=hashlib.sha256('\n'.join(universe).encode()).hexdigest())
+
+def _cached_hvg(cache, train_h5ad, n, universe):
+    "The cached choice when `cache` holds one for this file, size and universe"
+    if cache is None or not Path(cache).is_file(): return None
+    try: d = json.loads(Path(cache).read_text())
+    except (OSError, ValueError): return None
+    return d.get('genes') if d.get('key') == _hvg_key(train_h5ad, n, universe) else None
+
+def _store_hvg(cache, train_h5ad, n, universe, genes):
+    "Keep the choice in `cache`; a folder that cannot be written is skipped (the choice is only recomputed)"
+    if cache is None: return
+    try:
+        with atomic_path(cache) as tmp: Path(tmp).write_text(json.dumps(dict(key=_hvg_key(train_h5ad, n, universe), genes=genes)))
+    except OSError: pass
 
 # %% ../nbs/08_metrics.ipynb #d2555253
 CONSTANT_RTOL = 1e-6  # a delta whose spread is below this fraction of the expression scale counts as constant
