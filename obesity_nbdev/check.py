@@ -13,13 +13,14 @@ import numpy as np, pandas as pd
 from .core import (InputError, FILES, HIDDEN_FILES, PRED_FILES, PRED_PROP_COLS, PERT_KEY, CONTROL,
                                  N_CELLS, MMD_BANDWIDTHS, read_list, read_obs, read_var_names, matrix_shape, iter_rows, say)
 from .core import read_rows, x_is_sparse
+from .metrics import gene_set
 from .metrics import (MetricResult, scored_genes, score_cells, score_prediction, read_centroid,
                                     l1_distance, _metric_dict, _gene_index)
 
 # %% auto #0
-__all__ = ['DESCRIPTION_FILE', 'DESCRIPTION_SECTIONS', 'MIN_SENTENCES', 'BETTER', 'check_prediction', 'count_sentences',
-           'check_method_description', 'control_cells', 'perturbed_std', 'reference_scores', 'score_folder',
-           'scorecard', 'format_scorecard']
+__all__ = ['DESCRIPTION_FILE', 'DESCRIPTION_SECTIONS', 'MIN_SENTENCES', 'HVG_CACHE', 'BETTER', 'check_prediction',
+           'count_sentences', 'check_method_description', 'control_cells', 'perturbed_std', 'reference_scores',
+           'score_folder', 'scorecard', 'format_scorecard']
 
 # %% ../nbs/09_check.ipynb #807a5c7f
 def _few(names, k=5)->str:
@@ -261,10 +262,13 @@ def _data_file(data_dir:Path, name:str, what:str)->Path:
     if not p.is_file(): raise InputError(f"{name}: file not found in {data_dir} ({what})")
     return p
 
+HVG_CACHE = '.hvg_genes.json'  # the data folder's cached choice of highly variable genes
+
 def score_folder(data_dir, # a data folder (competition layout)
                  pred_dir, # a prediction folder (prediction.h5ad, predict_program_proportion.csv)
-                 *, genes:int|None=1000, # genes drawn for the score; None: all genes to predict
+                 *, genes:int|str|None=1000, # N random genes, 'hvg' (the most variable) or 'all' (or None)
                  seed:int=42, # seed of the gene draw (42: the quickstarter's)
+                 n_hvg:int=1000, # genes that 'hvg' chooses
                  gtruth:str='local', # 'local' or 'hidden' ground truth
                  references:bool=True, # also score the trivial predictors
                  quiet:bool=True, # no progress messages
@@ -282,12 +286,15 @@ def score_folder(data_dir, # a data folder (competition layout)
         pred_csv, gt_csv = None, None
         notes.append(f"L1 skipped: no {names['proportions_gtruth']} in the data folder (a screen without program proportions)")
     universe = read_list(data_dir/FILES['genes']) if (data_dir/FILES['genes']).is_file() else list(read_var_names(pred_h5))
-    scored = scored_genes(universe, genes, seed)
+    train = data_dir/FILES['train']
+    if genes is not None and str(genes).isdigit() and int(genes) > len(universe):
+        notes.append(f"only {len(universe)} genes to predict, fewer than {int(genes)}: all are scored")
+    scored, label = gene_set(universe, genes, train_h5ad=train if train.is_file() else None, n_hvg=n_hvg, seed=seed,
+                             cache=data_dir/HVG_CACHE, quiet=quiet)
     say(f"scoring {pred_dir} on {len(scored)} genes against {gt.name}", quiet=quiet)
     out = score_prediction(pred_h5, gt, pred_csv=pred_csv, gtruth_csv=gt_csv, genes=scored, quiet=quiet)
-    out.update(seed=seed, gtruth=gtruth)
+    out.update(seed=seed if 'random' in label else None, gtruth=gtruth, gene_set=label)
     if references:
-        train = data_dir/FILES['train']
         if not train.is_file(): notes.append(f"references skipped: no {FILES['train']} in the data folder")
         else:
             props = data_dir/FILES['proportions']

@@ -76,7 +76,8 @@ def _check(a):
 
 def _score(a):
     from obesity_nbdev.check import score_folder, format_scorecard
-    res = score_folder(a.data, a.pred, genes=None if a.genes == 0 else a.genes, seed=a.seed,
+    genes = 'all' if a.genes.strip() == '0' else a.genes
+    res = score_folder(a.data, a.pred, genes=genes, seed=a.seed,
                        gtruth='hidden' if a.hidden else 'local', quiet=a.quiet)
     print(format_scorecard(res))
     if a.json:
@@ -84,8 +85,15 @@ def _score(a):
     if a.plots:
         from obesity_nbdev.plots import save_score_plots
         pngs = save_score_plots(a.data, a.pred, a.plots, which='hidden' if a.hidden else 'local',
-                                genes=None if a.genes == 0 else a.genes, seed=a.seed, quiet=a.quiet)
+                                genes=int(genes) if str(genes).isdigit() else None, seed=a.seed, quiet=a.quiet)
         print(f"{len(pngs)} plots written to {a.plots}")
+    return 0
+
+# %% ../nbs/11_cli.ipynb #7447a649
+def _realism(a):
+    from obesity_nbdev.realism import realism_report
+    print(realism_report(a.data, plot=a.plot, json_path=a.json, quiet=a.quiet))
+    if a.plot: print(f"plot written to {a.plot}")
     return 0
 
 # %% ../nbs/11_cli.ipynb #fa8f6160
@@ -177,10 +185,13 @@ def _parser():
     s.add_argument('--all', action='store_true', help='expect all of predict_perturbations.txt')
     s = cmd('score', _score, 'score a prediction folder against the ground truth')
     s.add_argument('--data', required=True); s.add_argument('--pred', required=True)
-    s.add_argument('--genes', type=int, default=1000, help='scored genes (0: all)')
+    s.add_argument('--genes', default='1000', help="scored genes: N random (seeded), 'hvg' (the 1,000 most variable training genes) or 'all' (also 0)")
     s.add_argument('--seed', type=int, default=42); s.add_argument('--json')
     s.add_argument('--hidden', action='store_true', help='score against the hidden scored set')
-    s.add_argument('--plots', metavar='DIR', help='also write PNG plots (mean effects, cells, proportions) to DIR')
+    s.add_argument('--plots', metavar='DIR', help='also write PNG plots (mean effects, cells, proportions) to DIR (hvg: plotted on all genes)')
+    s = cmd('realism', _realism, "a data folder's realism figures beside the real training file's")
+    s.add_argument('--data', required=True); s.add_argument('--plot', metavar='PNG', help='also write the picture')
+    s.add_argument('--json', help='also write the table and per-perturbation figures')
     s = cmd('cv', _cv, 'cross-validate models over the training perturbations')
     s.add_argument('--data', required=True); s.add_argument('--models', default='baseline,sampled', help='comma-separated model names')
     s.add_argument('--folds', type=int, default=5); s.add_argument('--genes', type=int, default=1000)
