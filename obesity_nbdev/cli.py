@@ -114,7 +114,7 @@ def _cv(a):
         folds = df.groupby(['genes', 'model', 'fold'], sort=False)[['pearson_delta', 'mmd', 'l1']].mean().reset_index()
         res = dict(folds=folds.to_dict('records'), summary=summary.reset_index().to_dict('records'),
                    paired=[] if paired is None else paired.to_dict('records'), per_perturbation=df.to_dict('records'),
-                   markdown=md, **{k: v for k, v in df.attrs.items()})
+                   markdown=md, **{('n_folds' if k == 'folds' else k): v for k, v in df.attrs.items()})
         with atomic_path(a.json) as tmp: Path(tmp).write_text(json.dumps(res, indent=1, default=float))
     return 0
 
