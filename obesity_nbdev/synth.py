@@ -14,10 +14,12 @@ from .core import (FILES, HIDDEN_FILES, CONTROL, LOCAL_TEST, PROP_COLS, OBS_COLU
                                 refdata, read_list, write_list, atomic_path, progress, say)
 
 # %% auto #0
-__all__ = ['K_LATENT', 'N_REF_GENES', 'CHUNK', 'SCALES', 'S0', 'GAMMA', 'placeholder_genes', 'screen_names',
-           'perturbation_effect', 'program_probabilities', 'place_target', 'label_counts', 'draw_labels', 'LatentModel',
-           'latent_model', 'library_sizes', 'CellGroup', 'draw_group', 'group_counts', 'log_normalise', 'group_obs',
-           'CsrWriter', 'observed_proportions', 'make_screen']
+__all__ = ['K_LATENT', 'N_REF_GENES', 'CHUNK', 'SCALES', 'REAL', 'REAL_NC_CELLS', 'EFFECT_COS', 'SHARE_SD', 'SHARE_CAP',
+           'SIZE_HVG', 'SIZE_REST', 'SIZE_SD', 'LOAD_HVG', 'LOAD_REST', 'LOAD_MAX', 'KD_LOG', 'N_PILOT',
+           'placeholder_genes', 'screen_names', 'effect_direction', 'program_probabilities', 'place_target',
+           'real_reference', 'noise_floor', 'real_effect_units', 'x_slope', 'effect_strength', 'label_counts',
+           'draw_labels', 'library_sizes', 'CellGroup', 'draw_group', 'group_counts', 'log_normalise', 'LatentModel',
+           'latent_model', 'group_obs', 'CsrWriter', 'observed_proportions', 'make_screen']
 
 # %% ../nbs/01_synth.ipynb #e36ee3a8
 K_LATENT = 10        # latent factors
@@ -25,12 +27,15 @@ N_REF_GENES = 11_046 # gene count whose base shares sum to one (the small screen
 CHUNK = 1024         # cells generated and written at a time
 SCALES = dict(
     tiny =dict(n_genes=800, n_train=24, train_cells=2_200, nc_cells=400, cap=80, local_cells=60,
-               n_predict=55, n_hidden=20, hidden_cells=(60, 120)),
+               n_predict=55, n_hidden=20, hidden_cells=(60, 120), real_counts=False),
     small=dict(n_genes=11_046, n_train=122, train_cells=44_846, nc_cells=8_705, cap=300, local_cells=300,
-               n_predict=None, n_hidden=30, hidden_cells=(100, 300)),
+               n_predict=None, n_hidden=30, hidden_cells=(100, 300), real_counts=True),
     full =dict(n_genes=21_592, n_train=122, train_cells=88_202, nc_cells=8_902, cap=700, local_cells=650,
-               n_predict=None, n_hidden=30, hidden_cells=(100, 300)),
+               n_predict=None, n_hidden=30, hidden_cells=(100, 300), real_counts=False),
 )
+REAL = dict(hvg='real_highly_variable_genes.txt', effects='real_perturbation_effects.csv',
+            gene_variance='real_gene_effect_variance.csv')   # figures measured on the real training file (refdata)
+REAL_NC_CELLS = 8_705  # NC cells of the real training file
 
 # %% ../nbs/01_synth.ipynb #88653134
 def placeholder_genes(n:int, # how many names
@@ -104,15 +109,16 @@ def _scale(scale):
     return SCALES[scale]
 
 # %% ../nbs/01_synth.ipynb #7dd71e69
-S0, GAMMA = 0.25, 1.2   # median strength and log-normal spread of perturbation effects
+EFFECT_COS = 0.7   # cosine between an effect and minus its target's own direction
 
-def perturbation_effect(w:np.ndarray, # the target's loading vector (K)
-                        A:np.ndarray, # K x K rotation
-                        b:np.ndarray, # unit vector setting which directions are strong
-                       )->np.ndarray:
-    "Latent effect of knocking down a target with loadings `w`: `s(u) A u` with `u = w / |w|`"
+def effect_direction(w:np.ndarray, # the target's loading vector (K)
+                     A:np.ndarray, # K x K rotation giving the second direction
+                     *, cos:float=EFFECT_COS, # weight of `-u`
+                    )->np.ndarray:
+    "Unit latent direction of knocking down a target at `w`: `-cos u + sin v`, `u = w/|w|`, `v` the part of `A u` orthogonal to `u`"
     u = w / np.linalg.norm(w)
-    return S0 * np.exp(GAMMA * np.sqrt(len(w)) * (b @ u)) * (A @ u)
+    v = A @ u - (u @ A @ u) * u
+    return -cos * u + np.sqrt(1 - cos**2) * v / np.linalg.norm(v)
 
 # %% ../nbs/01_synth.ipynb #a66520e4
 def _logit(p): return np.log(p) - np.log1p(-p)
@@ -139,6 +145,55 @@ def place_target(w:np.ndarray, # a drawn loading vector (K)
                      _logit(p[3]) - _logit(base[3])])
     return w + B.T @ np.linalg.solve(B @ B.T, want - B @ w)
 
+# %% ../nbs/01_synth.ipynb #81eaba6a
+def real_reference()->dict:
+    "Figures of the real training file: `hvg` names, the `effects` table, per-HVG `gene_variance`"
+    return dict(hvg=read_list(refdata(REAL['hvg'])), effects=pd.read_csv(refdata(REAL['effects']), index_col=0),
+                gene_variance=pd.read_csv(refdata(REAL['gene_variance']), index_col=0)['variance'])
+
+def noise_floor(n, # cells of a perturbation
+                floor300:float, # the floor of a 300-cell centroid
+                *, n_nc:int=REAL_NC_CELLS, # NC cells the centroid is compared with
+               ):
+    "Noise floor of a centroid distance for `n` cells, scaled from the 300-cell floor by sqrt(1/n + 1/n_nc)"
+    return floor300 * np.sqrt((1 / np.asarray(n, float) + 1 / n_nc) / (1 / 300 + 1 / n_nc))
+
+def real_effect_units(effects:pd.DataFrame|None=None, # the real effects table (default: the packaged one)
+                     )->pd.Series:
+    "Each real training perturbation's effect beyond noise, in units of the 300-cell noise floor (the real minimum)"
+    t = real_reference()['effects'] if effects is None else effects
+    f300 = t.euclidean.min()
+    d, f = t.euclidean.to_numpy(float), noise_floor(t.cell_count.to_numpy(float), f300)
+    return pd.Series(np.sqrt(np.maximum(d**2 - f**2, 0)) / f300, index=t.index, name='effect_units')
+
+# %% ../nbs/01_synth.ipynb #250cd245
+def x_slope(mu:np.ndarray, # expected counts of the genes
+            size:np.ndarray, # negative binomial sizes
+            lib:float=60_000, # the cell's total count
+           )->np.ndarray:
+    "Slope of E[log2(1 + 1e5 c / lib)] against log mu for negative binomial c (per gene)"
+    from scipy.stats import nbinom
+    mu, size = np.broadcast_arrays(np.asarray(mu, float), np.asarray(size, float))
+    a = 1e5 / lib
+    out = a * mu / (1 + a * mu) / np.log(2)
+    small = np.flatnonzero(mu < 200); small = small[np.argsort(mu[small])]
+    for s in range(0, len(small), 256):
+        i = small[s:s + 256]; m, r = mu[i, None], size[i, None]
+        k = np.arange(int((m + 12 * np.sqrt(m + m**2 / r)).max()) + 20)[None, :]   # 12 sd above the mean
+        p = np.exp(nbinom.logpmf(k, r, r / (r + m)))
+        out[i] = (p * np.log2(1 + a * k) * (k - m * (k + r) / (m + r))).sum(1)
+    return out
+
+# %% ../nbs/01_synth.ipynb #9244675b
+def effect_strength(t:np.ndarray, # fixed part of the effect in X
+                    v:np.ndarray, # effect in X per unit of latent strength
+                    target:float, # the wanted size of the whole effect
+                   )->float:
+    "The latent strength s >= 0 with |t + s v| = target (0 when |t| already reaches it)"
+    tt, tv, vv = t @ t, t @ v, v @ v
+    if tt >= target**2 or vv == 0: return 0.0
+    return float((-tv + np.sqrt(tv**2 - vv * (tt - target**2))) / vv)
+
 # %% ../nbs/01_synth.ipynb #2f903d7b
 def label_counts(n:int, # cells
                  p, # probabilities (summing to one)
@@ -161,65 +216,6 @@ def draw_labels(n:int, # cells
     adipo = np.flatnonzero(lab == 1)
     lipo[rng.choice(adipo, size=int(round(len(adipo) * probs[3])), replace=False)] = True
     return lab, lipo
-
-# %% ../nbs/01_synth.ipynb #7888df1a
-@dataclass
-class LatentModel:
-    "Parameters of a synthetic screen"
-    names: pd.Index     # every gene and target name with a latent position
-    W: np.ndarray       # names x K loadings
-    genes: pd.Index     # measured genes (var order)
-    log_share: np.ndarray # genes: log base share of the transcriptome
-    size: np.ndarray    # genes: negative binomial size
-    A: np.ndarray       # K x K rotation of effects
-    b: np.ndarray       # K unit vector of strong directions
-    B: np.ndarray       # 3 x K map from position to program logit shifts
-    base: np.ndarray    # control proportions pre_adipo, adipo, other, lipo/adipo
-    prog: np.ndarray    # 4 x genes log effects of pre_adipo, adipo, other and lipo
-    sigma: float = 0.3  # sd of a cell's latent state
-
-    def loading(self, name): return self.W[self.names.get_loc(name)]
-    def effect(self, name): return np.zeros(self.W.shape[1]) if name == CONTROL else perturbation_effect(self.loading(name), self.A, self.b)
-    def probs(self, name): return self.base.copy() if name == CONTROL else program_probabilities(self.loading(name), self.B, self.base)
-
-# %% ../nbs/01_synth.ipynb #7f57f998
-def _props_table(ref):
-    "Real proportions (pre_adipo, adipo, other, lipo/adipo) of the training, control and local names"
-    df = pd.concat([ref['props'], ref['local']]).set_index('gene')
-    return df[['pre_adipo', 'adipo', 'other', 'lipo_adipo']]
-
-def _program_effects(genes, sigs):
-    "4 x genes log effects: pre_adipo, adipo, other, lipo"
-    sets = {p: genes.isin(sigs.sig_gene[sigs.program == p]) for p in ['pre-adipo', 'adipo', 'lipo']}
-    pre, adi = sets['pre-adipo'].astype(float), sets['adipo'].astype(float)
-    return np.stack([pre - 0.4 * adi, adi - 0.4 * pre, -0.3 * (pre + adi), 0.8 * sets['lipo'].astype(float)])
-
-def _calibrated_B(W, real, base, rng):
-    "Random 3 x K map scaled so its logit shifts spread like the real proportions"
-    p = np.clip(real.to_numpy(float), 0.01, 0.99)
-    want = np.stack([np.log(p[:, 0] / p[:, 2]), np.log(p[:, 1] / p[:, 2]), _logit(p[:, 3])]).std(1)
-    B = rng.normal(size=(3, W.shape[1]))
-    return B * (want / (W @ B.T).std(0))[:, None]
-
-# %% ../nbs/01_synth.ipynb #4c9985c6
-def latent_model(names:dict, # from `screen_names`
-                 *, seed:int=0, # random seed
-                )->LatentModel:
-    "Draw all parameters of a screen"
-    ref, rng, K = _reference(), np.random.default_rng([seed, 1]), K_LATENT
-    genes = pd.Index(names['genes'])
-    allnames = pd.Index(list(dict.fromkeys(names['genes'] + names['train'] + names['local'] + names['predict'])))
-    W = np.exp(rng.normal(np.log(0.35), 0.4, len(allnames)))[:, None] * rng.normal(size=(len(allnames), K))
-    log_share = rng.normal(0, 1.8, len(genes)) - np.log(max(len(genes), N_REF_GENES)) - 1.8**2 / 2
-    size = np.exp(rng.normal(np.log(3), 0.5, len(genes)))
-    A = np.linalg.qr(rng.normal(size=(K, K)))[0]
-    b = rng.normal(size=K); b /= np.linalg.norm(b)
-    real = _props_table(ref)
-    base = real.loc[CONTROL].to_numpy(float)
-    B = _calibrated_B(W, real.drop(CONTROL), base, rng)
-    for g in real.index.drop(CONTROL).intersection(allnames):
-        i = allnames.get_loc(g); W[i] = place_target(W[i], B, base, real.loc[g].to_numpy(float))
-    return LatentModel(allnames, W, genes, log_share, size, A, b, B, base, _program_effects(genes, ref['sigs']))
 
 # %% ../nbs/01_synth.ipynb #ac9f035f
 def library_sizes(n:int, rng:np.random.Generator)->np.ndarray:
@@ -265,8 +261,7 @@ def draw_group(model:LatentModel, name:str, n:int, rng:np.random.Generator)->Cel
 # %% ../nbs/01_synth.ipynb #ef6723e0
 def group_counts(model:LatentModel, grp:CellGroup, rows:slice, rng:np.random.Generator)->np.ndarray:
     "Negative binomial counts (cells x genes) of the cells `rows` of a group"
-    gW = model.W[model.names.get_indexer(model.genes)]
-    eta = (grp.z[rows] + model.effect(grp.name)) @ gW.T + model.prog[grp.lab[rows]] + np.outer(grp.lipo[rows], model.prog[3])
+    eta = (grp.z[rows] + model.effect(grp.name)) @ model.gW.T + model.prog[grp.lab[rows]] + np.outer(grp.lipo[rows], model.prog[3])
     if grp.name in model.genes: eta[:, model.genes.get_loc(grp.name)] += np.log(grp.kd[rows])
     mu = np.exp(eta + model.log_share + np.log(grp.lib[rows])[:, None])
     return rng.negative_binomial(model.size, model.size / (model.size + mu))
@@ -279,6 +274,125 @@ def log_normalise(counts:sp.csr_matrix, # cells x genes counts
     rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
     data = np.log2(1 + 1e5 * counts.data / np.where(tot[rows] > 0, tot[rows], 1.0))
     return sp.csr_matrix((data, counts.indices.copy(), counts.indptr.copy()), shape=counts.shape)
+
+# %% ../nbs/01_synth.ipynb #7888df1a
+@dataclass
+class LatentModel:
+    "Parameters of a synthetic screen"
+    names: pd.Index     # every gene and target name with a latent position
+    W: np.ndarray       # names x K positions
+    genes: pd.Index     # measured genes (var order)
+    log_share: np.ndarray # genes: log base share of the transcriptome
+    size: np.ndarray    # genes: negative binomial size
+    A: np.ndarray       # K x K rotation of effects
+    B: np.ndarray       # 3 x K map from position to program logit shifts
+    base: np.ndarray    # control proportions pre_adipo, adipo, other, lipo/adipo
+    prog: np.ndarray    # 4 x genes log effects of pre_adipo, adipo, other and lipo
+    gW: np.ndarray      # genes x K loadings
+    E: np.ndarray       # names x K latent effects (zero for names that are never perturbed)
+    sigma: float = 0.5  # sd of a cell's latent state
+
+    def loading(self, name): return self.W[self.names.get_loc(name)]
+    def effect(self, name): return np.zeros(self.W.shape[1]) if name == CONTROL else self.E[self.names.get_loc(name)]
+    def probs(self, name): return self.base.copy() if name == CONTROL else program_probabilities(self.loading(name), self.B, self.base)
+
+# %% ../nbs/01_synth.ipynb #7f57f998
+def _props_table(ref):
+    "Real proportions (pre_adipo, adipo, other, lipo/adipo) of the training, control and local names"
+    df = pd.concat([ref['props'], ref['local']]).set_index('gene')
+    return df[['pre_adipo', 'adipo', 'other', 'lipo_adipo']]
+
+def _program_effects(genes, sigs):
+    "4 x genes log effects: pre_adipo, adipo, other, lipo"
+    sets = {p: genes.isin(sigs.sig_gene[sigs.program == p]) for p in ['pre-adipo', 'adipo', 'lipo']}
+    pre, adi = sets['pre-adipo'].astype(float), sets['adipo'].astype(float)
+    return np.stack([pre - 0.4 * adi, adi - 0.4 * pre, -0.3 * (pre + adi), 0.8 * sets['lipo'].astype(float)])
+
+def _calibrated_B(W, real, base, rng):
+    "Random 3 x K map scaled so its logit shifts spread like the real proportions"
+    p = np.clip(real.to_numpy(float), 0.01, 0.99)
+    want = np.stack([np.log(p[:, 0] / p[:, 2]), np.log(p[:, 1] / p[:, 2]), _logit(p[:, 3])]).std(1)
+    B = rng.normal(size=(3, W.shape[1]))
+    return B * (want / (W @ B.T).std(0))[:, None]
+
+# %% ../nbs/01_synth.ipynb #4c9985c6
+SHARE_SD, SHARE_CAP = 2.05, 0.015  # spread of log base shares; the largest share
+SIZE_HVG, SIZE_REST, SIZE_SD = 0.8, 8.0, 0.3  # median negative binomial size of real HVG names and of other genes; log sd
+LOAD_HVG, LOAD_REST, LOAD_MAX = 1.0, 0.25, 3.0  # loading norm of a median real HVG name, of other genes; the largest
+KD_LOG = -1.45                     # mean log knockdown factor (log of a uniform 0.1 to 0.4)
+N_PILOT = 1_000                    # simulated control cells that estimate the noise floor
+
+def _base_shares(n, rng):
+    "Log base shares: log-normal, the largest capped, summing to n / max(n, N_REF_GENES)"
+    ls = rng.normal(0, SHARE_SD, n)
+    for _ in range(2): ls = np.minimum(ls - np.log(np.exp(ls).sum()), np.log(SHARE_CAP))
+    return ls - np.log(np.exp(ls).sum()) + np.log(n / max(n, N_REF_GENES))
+
+def _gene_loadings(W, names, genes, hv, slope, real_var):
+    "genes x K loadings: each gene's position direction times its norm"
+    load = np.full(len(genes), LOAD_REST)
+    if hv.any():
+        v, s = real_var[hv], slope[hv]
+        rel = np.sqrt(np.where(np.isfinite(v), v, np.nanmedian(v)) / np.nanmedian(v)) * np.median(s) / np.maximum(s, 0.25 * np.median(s))
+        load[hv] = np.minimum(LOAD_HVG * rel, LOAD_MAX)
+    U = W[names.get_indexer(genes)]
+    return load[:, None] * U / np.linalg.norm(U, axis=1, keepdims=True)
+
+def _label_shift(p, base, prog):
+    "Change of the mean program term (log scale, per gene) from the control's, for program probabilities `p`"
+    return (p[:3] - base[:3]) @ prog[:3] + (p[1] * p[3] - base[1] * base[3]) * prog[3]
+
+# %% ../nbs/01_synth.ipynb #cd649405
+def _pilot_floor(model, cols, seed):
+    "300-cell noise floor over `cols`: from the X variance of simulated control cells"
+    rng = np.random.default_rng([seed, 4])
+    grp = draw_group(model, CONTROL, N_PILOT, rng)
+    x = log_normalise(sp.csr_matrix(group_counts(model, grp, slice(None), rng)))[:, cols].toarray()
+    return float(np.sqrt(x.var(0, ddof=1).sum() * (1 / 300 + 1 / REAL_NC_CELLS)))
+
+def _effects(model, names, cols, slope, floor300, rng):
+    "names x K latent effects sized by the real effects table (drawn from it for other names)"
+    units = real_effect_units()
+    pert = [g for g in dict.fromkeys(names['train'] + names['local'] + names['predict'])]
+    m = units.reindex(pert).to_numpy(float)
+    miss = np.isnan(m); m[miss] = rng.choice(units.to_numpy(float), miss.sum())
+    E, D, pos = np.zeros_like(model.W), slope[cols], pd.Index(model.genes[cols])
+    gH = model.gW[cols]
+    for g, mg in zip(pert, m):
+        i = model.names.get_loc(g)
+        d = effect_direction(model.W[i], model.A)
+        t = D * _label_shift(model.probs(g), model.base, model.prog[:, cols])
+        if g in pos: t[pos.get_loc(g)] += D[pos.get_loc(g)] * KD_LOG
+        E[i] = effect_strength(t, D * (gH @ d), mg * floor300) * d
+    return E
+
+# %% ../nbs/01_synth.ipynb #0c730016
+def latent_model(names:dict, # from `screen_names`
+                 *, seed:int=0, # random seed
+                )->LatentModel:
+    "Draw all parameters of a screen"
+    ref, rng, K = _reference(), np.random.default_rng([seed, 1]), K_LATENT
+    genes = pd.Index(names['genes'])
+    allnames = pd.Index(list(dict.fromkeys(names['genes'] + names['train'] + names['local'] + names['predict'])))
+    W = np.exp(rng.normal(np.log(0.35), 0.4, len(allnames)))[:, None] * rng.normal(size=(len(allnames), K))
+    rng.normal(size=len(genes)); rng.normal(size=len(genes))   # spent draws: they keep A and B (and so the proportions) as before
+    A = np.linalg.qr(rng.normal(size=(K, K)))[0]
+    rng.normal(size=K)
+    real = _props_table(ref)
+    base = real.loc[CONTROL].to_numpy(float)
+    B = _calibrated_B(W, real.drop(CONTROL), base, rng)
+    for g in real.index.drop(CONTROL).intersection(allnames):
+        i = allnames.get_loc(g); W[i] = place_target(W[i], B, base, real.loc[g].to_numpy(float))
+    rr, rng2 = real_reference(), np.random.default_rng([seed, 3])
+    hv = genes.isin(rr['hvg'])
+    log_share = _base_shares(len(genes), rng2)
+    size = np.exp(np.where(hv, np.log(SIZE_HVG), np.log(SIZE_REST)) + rng2.normal(0, SIZE_SD, len(genes)))
+    slope = x_slope(np.exp(log_share) * 60_000, size)
+    gW = _gene_loadings(W, allnames, genes, hv, slope, rr['gene_variance'].reindex(genes).to_numpy(float))
+    model = LatentModel(allnames, W, genes, log_share, size, A, B, base, _program_effects(genes, ref['sigs']), gW, np.zeros_like(W))
+    cols = np.flatnonzero(hv) if hv.sum() >= 50 else np.arange(len(genes))
+    model.E = _effects(model, names, cols, slope, _pilot_floor(model, cols, seed), rng2)
+    return model
 
 # %% ../nbs/01_synth.ipynb #3a01aecd
 def group_obs(grp:CellGroup, total:np.ndarray, detected:np.ndarray, rng:np.random.Generator)->pd.DataFrame:
@@ -352,6 +466,7 @@ def _group_plan(names, cfg, seed):
     rng = np.random.default_rng([seed, 2])
     train = sorted(names['train'] + [CONTROL])
     n = dict(zip(names['train'], _split_cells(cfg['train_cells'] - cfg['nc_cells'], len(names['train']), cfg['cap'], rng)))
+    if cfg.get('real_counts'): n = real_reference()['effects'].cell_count.astype(int).to_dict()   # the real cells per name
     n[CONTROL] = cfg['nc_cells']
     cand = [g for g in names['predict'] if g not in LOCAL_TEST]
     hidden = _pick(cand, cfg['n_hidden'], rng)
