@@ -98,14 +98,37 @@ def _realism(a):
 
 # %% ../nbs/11_cli.ipynb #fa8f6160
 def _cv(a):
-    from obesity_nbdev.cv import cross_validate, cv_summary
+    from obesity_nbdev.cv import cross_validate, cv_summary, cv_paired, cv_markdown
     models = [m for m in a.models.split(',') if m]
-    df = cross_validate(a.data, models=models, folds=a.folds, seed=a.seed, genes=a.genes, quiet=a.quiet)
+    genes = [g for g in a.genes.split(',') if g]
+    df = cross_validate(a.data, models=models, folds=a.folds, seed=a.seed, genes=genes, bandwidths=a.bandwidths,
+                        with_local=a.with_local, references=not a.no_references, quiet=a.quiet)
     summary = cv_summary(df)
+    paired = cv_paired(df, seed=a.seed) if 'baseline' in set(df.model) else None
     print(summary.to_string(float_format=lambda v: f"{v:.4f}"))
+    if paired is not None and len(paired):
+        print('\npaired with the baseline (model - baseline over the held-out perturbations, bootstrap 95% interval):')
+        print(paired.to_string(index=False, float_format=lambda v: f"{v:+.4f}"))
+    print(f"\nMMD bandwidths: {df.attrs['bandwidth_rule']}" + (f"; {df.attrs['ceiling_rule']}" if df.attrs.get('ceiling_rule') else ''))
+    md = cv_markdown(summary, paired)
+    if a.markdown:
+        with atomic_path(a.markdown) as tmp: Path(tmp).write_text(md + '\n')
+    if a.plot:
+        from obesity_nbdev.plots import plot_leaderboard
+        for i, (gl, s) in enumerate(summary.groupby('genes', sort=False)):
+            out = Path(a.plot) if i == 0 else Path(a.plot).with_name(f"{Path(a.plot).stem}_{i}{Path(a.plot).suffix}")
+            with atomic_path(out) as tmp: plot_leaderboard(s.drop(columns='genes'), title=gl).savefig(tmp, format='png', dpi=120)
     if a.json:
-        res = dict(folds=df.to_dict('records'), summary=summary.reset_index().to_dict('records'))
+        folds = df.groupby(['genes', 'model', 'fold'], sort=False)[['pearson_delta', 'mmd', 'l1']].mean().reset_index()
+        res = dict(folds=folds.to_dict('records'), summary=summary.reset_index().to_dict('records'),
+                   paired=[] if paired is None else paired.to_dict('records'), per_perturbation=df.to_dict('records'),
+                   markdown=md, **{('n_folds' if k == 'folds' else k): v for k, v in df.attrs.items()})
         with atomic_path(a.json) as tmp: Path(tmp).write_text(json.dumps(res, indent=1, default=float))
+    return 0
+
+def _models(a):
+    from obesity_nbdev.composed import list_models
+    print(list_models())
     return 0
 
 # %% ../nbs/11_cli.ipynb #c9f7a420
@@ -175,7 +198,7 @@ def _parser():
     s.add_argument('--seed', type=int, default=0)
     s = cmd('train', _train, 'fit a model on a data folder and save it')
     s.add_argument('--data', required=True); s.add_argument('--model-dir', required=True)
-    s.add_argument('--model', default=DEFAULT_MODEL)
+    s.add_argument('--model', default=DEFAULT_MODEL, help=f'a model preset (see `models`; default {DEFAULT_MODEL})')
     s = cmd('infer', _infer, 'write prediction.h5ad and predict_program_proportion.csv')
     s.add_argument('--data', required=True); s.add_argument('--model-dir', required=True)
     s.add_argument('--out', required=True); s.add_argument('--all', action='store_true', help='predict all of predict_perturbations.txt')
@@ -192,16 +215,22 @@ def _parser():
     s = cmd('realism', _realism, "a data folder's realism figures beside the real training file's")
     s.add_argument('--data', required=True); s.add_argument('--plot', metavar='PNG', help='also write the picture')
     s.add_argument('--json', help='also write the table and per-perturbation figures')
-    s = cmd('cv', _cv, 'cross-validate models over the training perturbations')
-    s.add_argument('--data', required=True); s.add_argument('--models', default='baseline,sampled', help='comma-separated model names')
-    s.add_argument('--folds', type=int, default=5); s.add_argument('--genes', type=int, default=1000)
-    s.add_argument('--seed', type=int, default=0); s.add_argument('--json')
+    s = cmd('cv', _cv, 'cross-validate models over the training perturbations, with references, a noise ceiling and a paired comparison with the baseline')
+    s.add_argument('--data', required=True)
+    s.add_argument('--models', default=','.join(dict.fromkeys(['sampled', DEFAULT_MODEL])), help='comma-separated model names (see `models`); the references control, perturbed, baseline are always added')
+    s.add_argument('--folds', type=int, default=5); s.add_argument('--genes', default='1000,hvg', help="comma-separated gene sets: N (random, seed 42), hvg, all")
+    s.add_argument('--bandwidths', choices=['platform', 'median'], default='platform', help="MMD bandwidths: the platform's, or the median rule (middle = median squared distance between true cells)")
+    s.add_argument('--with-local', action='store_true', help='also cross-validate the local test perturbations')
+    s.add_argument('--no-references', action='store_true', help='leave out the reference models and the ceiling')
+    s.add_argument('--seed', type=int, default=0); s.add_argument('--json'); s.add_argument('--markdown', metavar='FILE', help='write the leaderboard as a markdown table')
+    s.add_argument('--plot', metavar='PNG', help='write the leaderboard plot (one file a gene set)')
+    s = cmd('models', _models, 'list the model presets and parts that --model can name')
     s = cmd('submission', _submission, 'build the self-contained crunch submission notebook')
     s.add_argument('--out', default='submission/submission.ipynb')
     s = cmd('docs', _docs, 'build the documentation site (static HTML, offline)')
     s.add_argument('--out', required=True)
     s = cmd('run', _run, 'synthesise (or read) a screen, train, infer, check and score')
-    s.add_argument('--data'); s.add_argument('--model', default=DEFAULT_MODEL)
+    s.add_argument('--data'); s.add_argument('--model', default=DEFAULT_MODEL, help=f'a model preset (see `models`; default {DEFAULT_MODEL})')
     s.add_argument('--out', default='obesity_run'); s.add_argument('--scale', choices=['tiny', 'small', 'full'], default='tiny')
     s.add_argument('--seed', type=int, default=0); s.add_argument('--force', action='store_true', help='replace a previous run in --out')
     return p

@@ -15,9 +15,9 @@ from .core import *
 from .programs import finalize_proportions
 
 # %% auto #0
-__all__ = ['FALLBACK_SCALE', 'MODELS', 'MODEL_JSON', 'MODEL_NPZ', 'pca_embed', 'pca_ridge_fit', 'pca_ridge_predict',
-           'fallback_offset', 'register_model', 'get_model', 'save_model_files', 'read_model_json', 'load_model_files',
-           'load_model', 'PCARidge']
+__all__ = ['FALLBACK_SCALE', 'MODELS', 'MODEL_MODULES', 'MODEL_JSON', 'MODEL_NPZ', 'pca_embed', 'pca_ridge_fit',
+           'pca_ridge_predict', 'fallback_offset', 'register_model', 'get_model', 'save_model_files', 'read_model_json',
+           'load_model_files', 'load_model', 'PCARidge']
 
 # %% ../nbs/06_baseline.ipynb #9b36cade
 def pca_embed(Y:np.ndarray, # rows are embedded (samples) and columns are the features
@@ -62,6 +62,7 @@ def fallback_offset(name:str, # the target's name (seeds the direction)
 
 # %% ../nbs/06_baseline.ipynb #70772734
 MODELS = {}
+MODEL_MODULES = ('sampled', 'composed')   # package modules that register models, imported by `get_model` on demand
 
 def register_model(name:str, # the name used by `--model` and stored in model.json
                   ):
@@ -74,7 +75,12 @@ def register_model(name:str, # the name used by `--model` and stored in model.js
 
 def get_model(name:str, # a registered model name
              ):
-    "The model class registered under `name`"
+    "The model class registered under `name` (the modules that register models are imported first, whatever was imported before)"
+    if name not in MODELS:
+        import importlib
+        for m in MODEL_MODULES:
+            try: importlib.import_module(f'obesity_nbdev.{m}')
+            except ImportError: pass       # no such module (the submission notebook carries the classes inline)
     if name not in MODELS:
         raise InputError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS)) or 'none'}")
     return MODELS[name]

@@ -15,7 +15,7 @@ from .aggregate import aggregate
 from .models import get_model, load_model, MODEL_JSON, MODEL_NPZ
 from .expand import write_prediction
 from .programs import finalize_proportions, proportions_from_labels
-import obesity_nbdev.sampled      # registers the default model, `sampled`
+import obesity_nbdev.composed     # registers the default model (core.DEFAULT_MODEL, a composed preset) and the other presets
 
 # %% auto #0
 __all__ = ['fit_model', 'write_predictions', 'train', 'infer']

@@ -121,7 +121,7 @@ def _summary(df):
     "Mean and standard deviation of each metric per model"
     df = df.reset_index() if 'model' not in df.columns else df
     if 'model' not in df.columns: raise InputError("leaderboard: column 'model' not found")
-    mets = [m for m in METRICS if m in df.columns]
+    mets = [m for m in METRICS if m in df.columns and pd.to_numeric(df[m], errors='coerce').notna().any()]   # a metric with no value (no programs) is left out
     if not mets: raise InputError(f"leaderboard: none of the columns {', '.join(METRICS)} found")
     g = df.groupby('model', sort=False)
     mean = g[mets].mean()
@@ -130,6 +130,7 @@ def _summary(df):
     return mean, std
 
 def plot_leaderboard(df:pd.DataFrame, # one row per model and fold, or per model with `<metric>_std` columns
+                     title:str|None=None, # a title above the panels (e.g. the gene set)
                     )->Figure:
     "Bars of each model's mean score per metric, with error bars of one standard deviation across folds"
     mean, std = _summary(df)
@@ -144,6 +145,7 @@ def plot_leaderboard(df:pd.DataFrame, # one row per model and fold, or per model
         ax.axvline(0, color='0.5', lw=0.8)
     axs[0].set_yticks(y, mean.index)
     axs[0].invert_yaxis()
+    if title: fig.suptitle(title, fontsize=11)
     return fig
 
 # %% ../nbs/09a_plots.ipynb #625e2df2

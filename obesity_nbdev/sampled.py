@@ -1,4 +1,4 @@
-"""The default model: the baseline's means, with real training cells moved to each predicted mean instead of Gaussian noise
+"""The baseline's means, with real training cells moved to each predicted mean instead of Gaussian noise (the default until the composed models of 07b_composed)
 
 Docs: https://obesity-nbdev.github.io/obesity_nbdev/sampled.html.md"""
 

@@ -18,7 +18,7 @@ __all__ = ['PACKAGE', 'SUBMISSION_MODULES', 'ALLOWED_PACKAGES', 'FORBIDDEN_PACKA
 
 # %% ../nbs/13_submission.ipynb #38831214
 PACKAGE = 'obesity_nbdev'
-SUBMISSION_MODULES = ('core', 'data', 'aggregate', 'programs', 'models', 'expand', 'pipeline')
+SUBMISSION_MODULES = ('core', 'data', 'aggregate', 'programs', 'models', 'expand', 'sampled', 'composed', 'pipeline')
 ALLOWED_PACKAGES = ('numpy', 'pandas', 'scipy', 'sklearn', 'anndata', 'scanpy', 'h5py', 'psutil', 'tqdm')
 FORBIDDEN_PACKAGES = (PACKAGE, 'fastcore', 'nbdev')
 PLATFORM_ARGS = dict(
@@ -289,7 +289,7 @@ def method_description(model:str|None=None, # a registered model name (default: 
     from obesity_nbdev import models
     name = model or default_model_name()
     cls = models.get_model(name)
-    try: body = cls().describe()
+    try: body = cls().method_description() if hasattr(cls, 'method_description') else cls().describe()   # a composed model describes its parts
     except Exception: body = None   # describe() needs a fitted model: use the text filled with the parameters
     if not body or not all(f"# {h}" in body for h in METHOD_HEADINGS):
         if name not in _CELLS: raise InputError(f"no method description for model {name!r}: add its text to submission._CELLS")
