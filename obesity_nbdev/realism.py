@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.stats
 from matplotlib.figure import Figure
-from .core import (FILES, CONTROL, PERT_KEY, InputError, read_obs, read_var_names, matrix_shape,
-                                iter_rows, atomic_path, progress, say)
+from .core import (FILES, HIDDEN_FILES, CONTROL, PERT_KEY, InputError, read_obs, read_var_names, matrix_shape,
+                                iter_rows, read_rows, atomic_path, progress, say)
 from .metrics import hvg_genes
 from .synth import real_reference, noise_floor
 
@@ -57,6 +57,20 @@ def _read_pass(train, cols, codes, nc_code, n_cats, quiet):
         nc.append(sub[c == nc_code])
     return sums, np.concatenate(nc), nnz, xmax, xsum
 
+def _held_out(data_dir, hvg, nc_mean, var_sum, n_nc, pert_key):
+    "Effect distance and ratio of the local and hidden ground-truth perturbations (against the training NC cells)"
+    rows = []
+    for part, f in [('local', Path(data_dir)/FILES['gtruth']), ('hidden', Path(data_dir)/HIDDEN_FILES['gtruth'])]:
+        if not f.is_file(): continue
+        lab = read_obs(f)[pert_key].astype(str).to_numpy()
+        cols = pd.Index(read_var_names(f).astype(str)).get_indexer(hvg)
+        if (cols < 0).any(): continue
+        X = read_rows(f, np.arange(len(lab)), cols)
+        for g in dict.fromkeys(lab):
+            k = lab == g; d = float(np.linalg.norm(X[k].mean(0) - nc_mean))
+            rows.append(dict(part=part, name=g, cells=int(k.sum()), distance=d, ratio=d / np.sqrt(var_sum * (1 / k.sum() + 1 / n_nc))))
+    return pd.DataFrame(rows, columns=['part', 'name', 'cells', 'distance', 'ratio'])
+
 def _labels(obs, pert_key, control, name):
     if pert_key not in obs.columns: raise InputError(f"{name}: obs column {pert_key!r} not found")
     lab = obs[pert_key].astype(str).astype('category')
@@ -98,10 +112,11 @@ def screen_stats(data_dir, # a data folder (competition layout)
     gv = pd.Series(means[:, H].var(0, ddof=1), index=hvg)
     both = gv.index.intersection(rr['gene_variance'].index)
     same_library = len(common) >= 5
+    held = _held_out(data_dir, hvg, means[k0, H], float(nc_x[:, H].var(0, ddof=1).sum()), int(n[k0]), pert_key)
     return dict(data=str(data_dir), cells=N, genes=G, perturbations=len(pert), nc_cells=int(n[k0]), n_hvg=n_h,
                 zero_fraction=1 - nnz / (N * G), x_max=xmax, x_mean=xsum / (N * G),
                 sample_ids=sorted(obs['SampleID'].astype(str).unique()) if 'SampleID' in obs.columns else None,
-                effects=eff, real_ratio=real_ratios(), n_common=len(common),
+                effects=eff, held_out=held, real_ratio=real_ratios(), n_common=len(common),
                 spearman_real=float(scipy.stats.spearmanr(eff.distance[common], rt.euclidean[common])[0]) if same_library else None,
                 coexpr_effect=pd.Series(co, dtype=float).dropna(),
                 n_real_hvg=len(rh), hvg_overlap=float(np.isin(rh, hvg).mean()) if len(rh) >= 20 and n_h < len(var) else None,
@@ -130,6 +145,9 @@ def realism_table(stats:dict, # from `screen_stats`
         v, r = _q(e.ratio, q), _q(rr, q)
         rows.append(_row(f'effect / noise floor, {lab}', f'{v:.2f}', f'{r:.2f}', f'{r * (1 - B["ratio"]):.2f} to {r * (1 + B["ratio"]):.2f}', _yes(abs(v / r - 1) <= B['ratio'])))
     rows.append(_row('effect / noise floor, max', f'{e.ratio.max():.2f}', f'{rr.max():.2f}', '', ''))
+    h, r = s['held_out'], _q(rr, .5)
+    rows.append(_row(f"held-out effect / noise floor, median ({len(h)} local + hidden)", f"{h.ratio.median():.2f}" if len(h) else 'n/a', f'{r:.2f}',
+                     f'{r * (1 - B["ratio"]):.2f} to {r * (1 + B["ratio"]):.2f}', _yes(abs(h.ratio.median() / r - 1) <= B['ratio']) if len(h) else 'n/a'))
     sr = s['spearman_real']
     rows.append(_row(f"Spearman with real distances ({s['n_common']} names)", 'n/a' if sr is None else f'{sr:.2f}', '', '>= 0.70', _yes(None if sr is None else sr >= B['spearman'])))
     co = s['coexpr_effect']
@@ -191,6 +209,6 @@ def realism_report(data_dir, # a data folder (competition layout)
         with atomic_path(Path(plot)) as tmp: plot_realism(st).savefig(tmp, format='png', dpi=110)
     if json_path is not None:
         rec = dict(table=tab.to_dict('records'), effects=st['effects'].reset_index().to_dict('records'),
-                   coexpr_effect=st['coexpr_effect'].to_dict())
+                   coexpr_effect=st['coexpr_effect'].to_dict(), held_out=st['held_out'].to_dict('records'))
         with atomic_path(Path(json_path)) as tmp: Path(tmp).write_text(json.dumps(rec, indent=1, default=float))
     return format_realism(tab, f"realism of {data_dir} (real: the challenge's training file, small variant)")

@@ -15,7 +15,7 @@ from .core import (FILES, HIDDEN_FILES, CONTROL, LOCAL_TEST, PROP_COLS, OBS_COLU
 
 # %% auto #0
 __all__ = ['K_LATENT', 'N_REF_GENES', 'CHUNK', 'SCALES', 'REAL', 'REAL_NC_CELLS', 'EFFECT_COS', 'SHARE_SD', 'SHARE_CAP',
-           'SIZE_HVG', 'SIZE_REST', 'SIZE_SD', 'LOAD_HVG', 'LOAD_REST', 'LOAD_MAX', 'KD_LOG', 'N_PILOT',
+           'SIZE_HVG', 'SIZE_REST', 'SIZE_SD', 'SIZE_HIGH', 'LOAD_HVG', 'LOAD_REST', 'LOAD_MAX', 'KD_LOG', 'N_PILOT',
            'placeholder_genes', 'screen_names', 'effect_direction', 'program_probabilities', 'place_target',
            'real_reference', 'noise_floor', 'real_effect_units', 'x_slope', 'effect_strength', 'label_counts',
            'draw_labels', 'library_sizes', 'CellGroup', 'draw_group', 'group_counts', 'log_normalise', 'LatentModel',
@@ -318,14 +318,15 @@ def _calibrated_B(W, real, base, rng):
 # %% ../nbs/01_synth.ipynb #4c9985c6
 SHARE_SD, SHARE_CAP = 2.05, 0.015  # spread of log base shares; the largest share
 SIZE_HVG, SIZE_REST, SIZE_SD = 0.8, 8.0, 0.3  # median negative binomial size of real HVG names and of other genes; log sd
+SIZE_HIGH = 2.0                    # the smallest size of a gene with more than 100 expected counts in a median cell
 LOAD_HVG, LOAD_REST, LOAD_MAX = 1.0, 0.25, 3.0  # loading norm of a median real HVG name, of other genes; the largest
 KD_LOG = -1.45                     # mean log knockdown factor (log of a uniform 0.1 to 0.4)
 N_PILOT = 1_000                    # simulated control cells that estimate the noise floor
 
-def _base_shares(n, rng):
-    "Log base shares: log-normal, the largest capped, summing to n / max(n, N_REF_GENES)"
+def _base_shares(n, rng, boost=0.0):
+    "Log base shares: log-normal, capped so that no share exceeds SHARE_CAP even when raised by `boost`, summing to n / max(n, N_REF_GENES)"
     ls = rng.normal(0, SHARE_SD, n)
-    for _ in range(2): ls = np.minimum(ls - np.log(np.exp(ls).sum()), np.log(SHARE_CAP))
+    for _ in range(2): ls = np.minimum(ls - np.log(np.exp(ls).sum()), np.log(SHARE_CAP) - boost)
     return ls - np.log(np.exp(ls).sum()) + np.log(n / max(n, N_REF_GENES))
 
 def _gene_loadings(W, names, genes, hv, slope, real_var):
@@ -385,11 +386,13 @@ def latent_model(names:dict, # from `screen_names`
         i = allnames.get_loc(g); W[i] = place_target(W[i], B, base, real.loc[g].to_numpy(float))
     rr, rng2 = real_reference(), np.random.default_rng([seed, 3])
     hv = genes.isin(rr['hvg'])
-    log_share = _base_shares(len(genes), rng2)
+    prog = _program_effects(genes, ref['sigs'])
+    log_share = _base_shares(len(genes), rng2, np.maximum.reduce([prog[0], prog[1] + prog[3], prog[2], np.zeros(len(genes))]))
     size = np.exp(np.where(hv, np.log(SIZE_HVG), np.log(SIZE_REST)) + rng2.normal(0, SIZE_SD, len(genes)))
+    size = np.where(np.exp(log_share) * 60_000 > 100, np.maximum(size, SIZE_HIGH), size)   # abundant genes are less overdispersed
     slope = x_slope(np.exp(log_share) * 60_000, size)
     gW = _gene_loadings(W, allnames, genes, hv, slope, rr['gene_variance'].reindex(genes).to_numpy(float))
-    model = LatentModel(allnames, W, genes, log_share, size, A, B, base, _program_effects(genes, ref['sigs']), gW, np.zeros_like(W))
+    model = LatentModel(allnames, W, genes, log_share, size, A, B, base, prog, gW, np.zeros_like(W))
     cols = np.flatnonzero(hv) if hv.sum() >= 50 else np.arange(len(genes))
     model.E = _effects(model, names, cols, slope, _pilot_floor(model, cols, seed), rng2)
     return model
