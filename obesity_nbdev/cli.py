@@ -201,7 +201,7 @@ class _Formatter(argparse.HelpFormatter):
     "Help that shows each option's default, unless it has none (a required option, a flag)"
     def _get_help_string(self, action):
         h = action.help or ''
-        if '%(default)' in h or action.default in (None, False, argparse.SUPPRESS) or action.required: return h
+        if '%(default)' in h or action.default is None or action.default is False or action.default == argparse.SUPPRESS or action.required: return h
         return h + ' (default: %(default)s)'
 
 def _parser():
