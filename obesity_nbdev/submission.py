@@ -441,7 +441,10 @@ spec = importlib.util.spec_from_file_location('user_code', main_py)
 module = importlib.util.module_from_spec(spec)
 sys.path.insert(0, os.getcwd())
 if loader == 'register_first': sys.modules['user_code'] = module      # crunch-cli 13.x
-spec.loader.exec_module(module)
+try: spec.loader.exec_module(module)
+except Exception as e:
+    import traceback; traceback.print_exc()
+    sys.exit(f"harness: main.py does not load: {{e.__class__.__name__}}: {{e}}")
 sys.modules['user_code'] = module                                      # crunch-cli 11.x registers it only now
 if command == 'load':
     missing = [c for c in ('train', 'infer') if not callable(getattr(module, c, None))]
@@ -472,9 +475,9 @@ def _run_step(code_dir, command, values, timeout, loader='exec_first'):
     except subprocess.TimeoutExpired: return [f"{command}() did not finish within {timeout} s"], {}
     if r.returncode != 0:
         tail = (r.stderr.strip().splitlines() or ['(no output)'])[-1]
-        if command == 'load' and tail.startswith('harness: '): return [f"main.py: {tail[len('harness: '):]}"], dict(stderr=r.stderr[-4000:])
-        what = f"main.py does not load the way {LOADERS[loader]} loads it" if command == 'load' else f"{command}() failed"
-        return [f"{what} (exit code {r.returncode}): {tail}"], dict(stderr=r.stderr[-4000:])
+        if tail.startswith('harness: main.py does not load: '):
+            return [f"main.py does not load the way {LOADERS[loader]} loads it: {tail.split(': ', 2)[2]}"], dict(stderr=r.stderr[-4000:])
+        return [f"{command}() failed (exit code {r.returncode}): {tail}"], dict(stderr=r.stderr[-4000:])
     return [], json.loads(res.read_text()) | dict(loader=loader)
 
 # %% ../nbs/13_submission.ipynb #248f1197
@@ -493,7 +496,7 @@ def run_harness(notebook, # the submission notebook (.ipynb)
                 timeout:float=3600, # seconds allowed to each of train and infer
                 scored_genes:int|None=1000, # genes drawn for the score, like the public board (None or fewer genes: all)
                 references:bool=False, # also score the trivial predictors (see `check.score_folder`)
-                loaders=tuple(LOADERS), # loader orders main.py must load under; train and infer run under the first
+                loaders=tuple(LOADERS), # how main.py is loaded: train under the first order, infer under the last
                )->dict:
     "Convert `notebook` like the platform, run train and infer in isolation, then check and score the output"
     from obesity_nbdev import check
@@ -516,10 +519,6 @@ def run_harness(notebook, # the submission notebook (.ipynb)
         if any(code.iterdir()): raise InputError(f"{code} is not empty")
         (code/'main.py').write_text(flat.source_code)
         base = dict(data_directory_path=str(data_dir), model_directory_path=str(model))
-        for ld in loaders:
-            probs, res['steps'][f'load_{ld}'] = _run_step(code, 'load', base, timeout, ld)
-            res['problems'] += [p for p in probs if p not in res['problems']]
-        if res['problems']: return done()
         probs, res['steps']['train'] = _run_step(code, 'train', base, timeout, loaders[0])
         if probs: return res['problems'].extend(probs) or done()
         for f in pred.iterdir(): shutil.rmtree(f) if f.is_dir() else f.unlink()
@@ -527,7 +526,7 @@ def run_harness(notebook, # the submission notebook (.ipynb)
         args = base | dict(prediction_directory_path=str(pred), predict_perturbations=perts, genes_to_predict=genes,
                            prediction_h5ad_file_path=str(pred/PRED_FILES['h5ad']),
                            program_proportion_csv_file_path=str(pred/PRED_FILES['csv']))
-        probs, res['steps']['infer'] = _run_step(code, 'infer', args, timeout, loaders[0])
+        probs, res['steps']['infer'] = _run_step(code, 'infer', args, timeout, loaders[-1])
         if probs: return res['problems'].extend(probs) or done()
         checked = check.check_prediction(pred, predict_perturbations=perts, genes_to_predict=genes)
         res['problems'] += checked
