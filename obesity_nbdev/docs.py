@@ -482,7 +482,7 @@ def build_docs(out, # folder to write the site to (replaced if it holds an earli
               )->Path: # the site folder; its home page is `index.html`
     "Build the documentation site: every notebook executed and rendered to static HTML"
     nbs_path = Path(nbs_path) if nbs_path is not None else package_nbs()
-    out = Path(out)
+    out = Path(out).absolute()                    # the notebooks run from another folder
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out/_MARKER).exists())):
         raise InputError(f"{out}: exists and is not a site built by `docs`: choose another --out or remove it")
     nbs = site_notebooks(nbs_path)
