@@ -9,7 +9,7 @@ from __future__ import annotations
 import re, math
 from pathlib import Path
 from typing import Sequence
-import numpy as np, pandas as pd
+import numpy as np, pandas as pd, h5py
 from .core import (InputError, FILES, HIDDEN_FILES, PRED_FILES, PRED_PROP_COLS, PERT_KEY, CONTROL,
                                  N_CELLS, MMD_BANDWIDTHS, read_list, read_obs, read_var_names, matrix_shape, iter_rows, say)
 from .core import read_rows, x_is_sparse
@@ -18,7 +18,7 @@ from .metrics import (MetricResult, scored_genes, score_cells, score_prediction,
                                     l1_distance, _metric_dict, _gene_index)
 
 # %% auto #0
-__all__ = ['DESCRIPTION_FILE', 'DESCRIPTION_SECTIONS', 'MIN_SENTENCES', 'HVG_CACHE', 'BETTER', 'check_prediction',
+__all__ = ['DESCRIPTION_FILE', 'DESCRIPTION_SECTIONS', 'MIN_SENTENCES', 'HVG_CACHE', 'BETTER', 'CheckResult', 'check_prediction',
            'count_sentences', 'check_method_description', 'control_cells', 'perturbed_std', 'reference_scores',
            'score_folder', 'scorecard', 'format_scorecard']
 
@@ -39,61 +39,84 @@ def _check_files(pred_dir:Path, programs:bool=True)->list[str]:
     return msgs
 
 # %% ../nbs/09_check.ipynb #d44fe758
-def _check_obs(path:Path, obs:pd.DataFrame, perts:list[str], n_cells:int)->list[str]:
+def _check_obs(path:Path, obs:pd.DataFrame, perts:list[str], n_cells:int, what:str, warn:list)->list[str]:
     name, msgs = path.name, []
     if list(obs.columns) != [PERT_KEY]:
         msgs.append(f"{name}: obs must have exactly one column {PERT_KEY!r}, found {list(map(str, obs.columns))}")
     if PERT_KEY not in obs.columns: return msgs
     counts = obs[PERT_KEY].astype(str).value_counts()
     miss = [p for p in perts if p not in counts.index]
-    if miss: msgs.append(f"{name}: {len(miss)} perturbation(s) of predict_perturbations missing from obs[{PERT_KEY!r}]: {_few(miss)}")
+    if miss: msgs.append(f"{name}: {len(miss)} perturbation(s) of {what} missing from obs[{PERT_KEY!r}]: {_few(miss)}")
     want = set(perts)
     extra = [p for p in counts.index if p not in want]
-    if extra: msgs.append(f"{name}: {len(extra)} perturbation(s) in obs[{PERT_KEY!r}] not in predict_perturbations: {_few(extra)}")
+    if extra: warn.append(f"{name}: {len(extra)} perturbation(s) in obs[{PERT_KEY!r}] not in {what}: {_few(extra)} "
+                          "(the runner drops their rows)")
     bad = [f"{p!r} ({counts[p]})" for p in perts if p in counts.index and counts[p] != n_cells]
     if bad: msgs.append(f"{name}: {len(bad)} perturbation(s) without exactly {n_cells} rows: "
                         + ', '.join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else ''))
     return msgs
 
-def _check_var(path:Path, var:pd.Index, genes:list[str])->list[str]:
+def _check_var(path:Path, var:pd.Index, genes:list[str], warn:list)->list[str]:
     name, msgs = path.name, []
     var = [str(v) for v in var]
     have, want = set(var), set(genes)
     miss = [g for g in genes if g not in have]
     if miss: msgs.append(f"{name}: {len(miss)} gene(s) of genes_to_predict missing from var names: {_few(miss)}")
-    extra = [g for g in var if g not in want]
-    if extra: msgs.append(f"{name}: {len(extra)} var name(s) not in genes_to_predict: {_few(extra)}")
     dup = pd.Index(var)[pd.Index(var).duplicated()].unique().tolist()
     if dup: msgs.append(f"{name}: duplicated var names: {_few(dup)}")
-    if not (miss or extra or dup) and var != list(genes):
-        i = next(i for i, (a, b) in enumerate(zip(var, genes)) if a != b)
-        msgs.append(f"{name}: var names are not in the order of genes_to_predict (column {i} is {var[i]!r}, expected {genes[i]!r})")
+    extra = [g for g in var if g not in want]
+    if extra: warn.append(f"{name}: {len(extra)} var name(s) not in genes_to_predict: {_few(extra)} (the runner keeps only the scored genes)")
+    kept = [g for g in var if g in want]
+    if not (miss or dup) and kept != list(genes):
+        i = next(i for i, (a, b) in enumerate(zip(kept, genes)) if a != b)
+        warn.append(f"{name}: var names are not in the order of genes_to_predict (scored column {i} is {kept[i]!r}, expected "
+                    f"{genes[i]!r}; the runner re-sorts them)")
     return msgs
 
 # %% ../nbs/09_check.ipynb #3dd6c6ac
-def _check_finite(path:Path, obs:pd.DataFrame|None, max_bytes:int=2**26)->list[str]:
-    "Count NaN and infinite values of X, streamed in row blocks"
-    n, m = matrix_shape(path)
-    sparse = x_is_sparse(path)
-    n_nan = n_inf = 0
-    first = None
-    for s, blk in iter_rows(path, chunk_rows=max(1, max_bytes // (8 * max(m, 1))), dense=not sparse):
-        vals = blk.data if sparse else blk
+def _x_storage(h5:h5py.File, path:Path)->str:
+    "'dense', 'csr_matrix' or 'csc_matrix'; anything else is an InputError"
+    if 'X' not in h5: raise InputError(f"{path.name}: no X matrix")
+    e = h5['X']
+    if isinstance(e, h5py.Dataset): return 'dense'
+    enc = e.attrs.get('encoding-type')
+    enc = enc.decode() if isinstance(enc, bytes) else enc
+    if enc not in ('csr_matrix', 'csc_matrix') or 'data' not in e:
+        raise InputError(f"{path.name}: X is stored as {enc!r}, not a dense, CSR or CSC matrix")
+    return enc
+
+def _check_values(path:Path, obs:pd.DataFrame|None, warn:list, max_bytes:int=2**26)->list[str]:
+    "Stream the values of X (dense, CSR or CSC) in blocks: warnings for NaN or infinite values and CSC storage; errors for non-numeric X"
+    with h5py.File(path, 'r') as h5:
+        kind = _x_storage(h5, path)
+        e = h5['X']
+        vals = e if kind == 'dense' else e['data']
         if not np.issubdtype(vals.dtype, np.number): return [f"{path.name}: X is not numeric ({vals.dtype})"]
-        nan, inf = np.isnan(vals), np.isinf(vals)
-        if nan.any() or inf.any():
+        if kind == 'csc_matrix': warn.append(f"{path.name}: X is stored as a CSC matrix (accepted; CSR or dense is usual)")
+        n_nan = n_inf = 0
+        first = None
+        row_len = vals.shape[1] if kind == 'dense' and vals.ndim == 2 else 1
+        step = max(1, max_bytes // (8 * max(row_len, 1)))
+        for s in range(0, vals.shape[0], step):
+            blk = vals[s:s + step]
+            nan, inf = np.isnan(blk), np.isinf(blk)
+            if not (nan.any() or inf.any()): continue
             n_nan, n_inf = n_nan + int(nan.sum()), n_inf + int(inf.sum())
-            if first is None:
-                bad = (nan | inf) if not sparse else None
-                row = int(np.flatnonzero(bad.any(axis=1))[0]) if not sparse else \
-                      int(np.searchsorted(blk.indptr, np.flatnonzero(nan | inf)[0], side='right') - 1)
-                first = s + row
-    if not (n_nan or n_inf): return []
-    where = f"row {first}" + (f", perturbation {str(obs[PERT_KEY].iloc[first])!r}" if obs is not None and PERT_KEY in obs.columns else '')
-    return [f"{path.name}: X has {n_nan} NaN and {n_inf} infinite value(s) (first in {where})"]
+            bad = nan | inf
+            if kind == 'csc_matrix':                         # column-major: the first row is the smallest row index seen
+                row = int(e['indices'][s:s + step][bad].min())
+                first = row if first is None else min(first, row)
+            elif first is None:                              # row-major: the first bad value is in the first row
+                if kind == 'dense': first = s + int(np.flatnonzero(bad.reshape(len(blk), -1).any(axis=1))[0])
+                else: first = int(np.searchsorted(e['indptr'][()], s + int(np.flatnonzero(bad)[0]), side='right') - 1)
+    if n_nan or n_inf:
+        where = f"row {first}" + (f", perturbation {str(obs[PERT_KEY].iloc[first])!r}" if obs is not None and PERT_KEY in obs.columns else '')
+        warn.append(f"{path.name}: X has {n_nan} NaN and {n_inf} infinite value(s) (first in {where}); the platform "
+                    "scores them as they are, so that perturbation's Pearson delta and MMD, and their averages, become NaN")
+    return []
 
 # %% ../nbs/09_check.ipynb #200692de
-def _check_csv(path:Path, perts:list[str])->list[str]:
+def _check_csv(path:Path, perts:list[str], what:str='predict_perturbations')->list[str]:
     name = path.name
     try: df = pd.read_csv(path)
     except Exception as e: return [f"{name}: not a readable CSV file ({e.__class__.__name__})"]
@@ -106,9 +129,9 @@ def _check_csv(path:Path, perts:list[str])->list[str]:
     if 'gene' in df.columns:
         g = df['gene'].astype(str)
         miss = [p for p in perts if p not in set(g)]
-        if miss: msgs.append(f"{name}: {len(miss)} perturbation(s) of predict_perturbations without a row: {_few(miss)}")
+        if miss: msgs.append(f"{name}: {len(miss)} perturbation(s) of {what} without a row: {_few(miss)}")
         extra = [p for p in g.unique() if p not in set(perts)]
-        if extra: msgs.append(f"{name}: {len(extra)} row(s) for perturbations not in predict_perturbations: {_few(extra)}")
+        if extra: msgs.append(f"{name}: {len(extra)} row(s) for perturbations not in {what}: {_few(extra)}")
         dup = g[g.duplicated()].unique().tolist()
         if dup: msgs.append(f"{name}: perturbations with more than one row: {_few(dup)}")
     else: g = pd.Series([str(i) for i in range(len(df))])
@@ -132,25 +155,33 @@ def _check_csv(path:Path, perts:list[str])->list[str]:
     return msgs
 
 # %% ../nbs/09_check.ipynb #a41d3179
+class CheckResult(list):
+    "The errors of a prediction folder, one line each (the list itself), and its `warnings`"
+    def __init__(self, errors=(), warnings=()): super().__init__(errors); self.warnings = list(warnings)
+
 def check_prediction(pred_dir, # the prediction folder
-                     *, predict_perturbations:Sequence[str], # perturbations to predict (predict_perturbations.txt)
+                     *, predict_perturbations:Sequence[str], # the scored perturbations (predict_perturbations.txt, or the local test set)
                      genes_to_predict:Sequence[str], # the output columns, in order (genes_to_predict.txt)
                      n_cells:int=N_CELLS, # rows per perturbation
                      programs:bool=True, # expect the proportions CSV (False for a screen without program labels)
-                    )->list[str]:
-    "Every platform rule the prediction folder breaks, one line each; an empty list means valid"
+                     what:str='predict_perturbations', # how messages name `predict_perturbations`
+                    )->CheckResult:
+    "Every platform rule the prediction folder breaks, one line each (an empty list means valid); `.warnings` lists what the runner repairs"
     pred_dir = Path(pred_dir)
-    if not pred_dir.is_dir(): return [f"prediction folder: {pred_dir} not found"]
+    if not pred_dir.is_dir(): return CheckResult([f"prediction folder: {pred_dir} not found"])
     perts, genes = [str(p) for p in predict_perturbations], [str(g) for g in genes_to_predict]
-    msgs = _check_files(pred_dir, programs)
+    msgs, warn = _check_files(pred_dir, programs), []
     h5, csv = pred_dir/PRED_FILES['h5ad'], pred_dir/PRED_FILES['csv']
     if h5.is_file():
         try:
             obs = read_obs(h5)
-            msgs += _check_obs(h5, obs, perts, n_cells) + _check_var(h5, read_var_names(h5), genes) + _check_finite(h5, obs)
+            msgs += _check_obs(h5, obs, perts, n_cells, what, warn) + _check_var(h5, read_var_names(h5), genes, warn)
+            msgs += _check_values(h5, obs, warn)
         except InputError as e: msgs.append(str(e))
-    if csv.is_file(): msgs += _check_csv(csv, perts)
-    return msgs
+        except (OSError, KeyError, ValueError, TypeError) as e:
+            msgs.append(f"{h5.name}: not a readable h5ad file ({e.__class__.__name__}: {e})")
+    if csv.is_file(): msgs += _check_csv(csv, perts, what)
+    return CheckResult(msgs, warn)
 
 # %% ../nbs/09_check.ipynb #cabfadfd
 DESCRIPTION_FILE = 'Method description.md'

@@ -11,7 +11,7 @@ from pathlib import Path
 from .core import *
 
 # %% auto #0
-__all__ = ['main', 'cli']
+__all__ = ['MODEL_NAMES', 'SCALE_SIZES', 'main', 'cli']
 
 # %% ../nbs/11_cli.ipynb #33a4a8a2
 def _synth(a):
@@ -57,25 +57,53 @@ def _infer(a):
     folder = open_folder(a.data, quiet=a.quiet)
     targets = _targets(folder, a.all)
     out = _prepare_out(a.out)
-    model = _load_or_fit(a.data, a.model_dir, quiet=a.quiet)
+    model = _load_or_fit(a.data, a.model_dir, quiet=a.quiet, fit=a.fit, save=a.fit)   # no model and no --fit: an error naming the folder
     write_predictions(model, out/PRED_FILES['h5ad'], out/PRED_FILES['csv'], targets, folder.genes_to_predict,
                       seed=a.seed, quiet=a.quiet)
     print(f"predictions for {len(targets)} perturbations written to {out}")
     return 0
 
 # %% ../nbs/11_cli.ipynb #33c0bdb3
+def _pred_perturbations(pred):
+    "The perturbations of a prediction folder's prediction.h5ad (empty when it cannot be read)"
+    try: return list(dict.fromkeys(read_obs(Path(pred)/PRED_FILES['h5ad'])[PERT_KEY].astype(str)))
+    except (InputError, OSError, KeyError, ValueError): return []
+
 def _check(a):
     from obesity_nbdev.data import open_folder
     from obesity_nbdev.check import check_prediction
     folder = open_folder(a.data, quiet=a.quiet)
-    problems = check_prediction(a.pred, predict_perturbations=_targets(folder, a.all),
+    what = FILES['predict'] if a.all else f"the local test set ({FILES['gtruth']})"
+    problems = check_prediction(a.pred, predict_perturbations=_targets(folder, a.all), what=what,
                                 genes_to_predict=folder.genes_to_predict, programs=folder.has_programs)
     for p in problems: print(p)
-    print(f"{a.pred}: {'OK, all platform checks pass' if not problems else f'{len(problems)} problem(s)'}")
+    for w in problems.warnings: print(f"warning: {w}")
+    have, local, every = set(_pred_perturbations(a.pred)), set(folder.local_perturbations), set(folder.predict_perturbations)
+    if problems and not a.all and every <= have and not every <= local:
+        print(f"hint: this prediction holds every perturbation of {FILES['predict']} (written with `infer --all`): check it with --all")
+    elif problems and a.all and local and have <= local:
+        print("hint: this prediction holds only the local test set (written with `infer` without --all): check it without --all")
+    print(f"{a.pred}: {'OK, all platform checks pass' if not problems else f'{len(problems)} problem(s)'}"
+          + (f" ({len(problems.warnings)} warning(s): accepted by the platform)" if problems.warnings else ''))
     return 1 if problems else 0
+
+def _score_covers(data, pred, hidden):
+    "An InputError saying what to run when the prediction lacks perturbations of the ground truth to score against"
+    gt, ph = Path(data)/(HIDDEN_FILES if hidden else FILES)['gtruth'], Path(pred)/PRED_FILES['h5ad']
+    if not (gt.is_file() and ph.is_file()): return      # score_folder names the missing file
+    want, have = list(dict.fromkeys(read_obs(gt)[PERT_KEY].astype(str))), set(_pred_perturbations(pred))
+    miss = [p for p in want if p not in have]
+    if not miss: return
+    which = 'hidden scored set' if hidden else 'local test set'
+    todo = ("it looks like a prediction of the local test set: predict every perturbation with `obesity-nbdev infer --all` "
+            "and score that with --hidden" if hidden else
+            "predict the local test set with `obesity-nbdev infer` (without --all), or score an --all prediction with --hidden")
+    raise InputError(f"{ph}: no cells for {len(miss)} of the {len(want)} perturbations of the {which} "
+                     f"({', '.join(miss[:3])}{', ...' if len(miss) > 3 else ''}): {todo}")
 
 def _score(a):
     from obesity_nbdev.check import score_folder, format_scorecard
+    _score_covers(a.data, a.pred, a.hidden)
     genes = 'all' if a.genes.strip() == '0' else a.genes
     res = score_folder(a.data, a.pred, genes=genes, seed=a.seed,
                        gtruth='hidden' if a.hidden else 'local', quiet=a.quiet)
@@ -85,8 +113,17 @@ def _score(a):
     if a.plots:
         from obesity_nbdev.plots import save_score_plots
         pngs = save_score_plots(a.data, a.pred, a.plots, which='hidden' if a.hidden else 'local',
-                                genes=int(genes) if str(genes).isdigit() else None, seed=a.seed, quiet=a.quiet)
+                                genes=int(genes) if str(genes).isdigit() else None, seed=a.seed, quiet=True)
         print(f"{len(pngs)} plots written to {a.plots}")
+    return 0
+
+# %% ../nbs/11_cli.ipynb #e346deca
+def _validate(a):
+    from obesity_nbdev.data import open_folder, validate
+    f = validate(open_folder(a.data, check=False, quiet=True), strict=True, spot_rows=a.spot_rows, seed=a.seed, quiet=True)
+    for w in f.warnings: print(f"warning: {w}")
+    print(f"{a.data}: OK, a valid data folder ({f.n_cells:,} cells x {f.n_genes:,} genes, {len(f.predict_perturbations):,} "
+          f"perturbations to predict; {min(a.spot_rows, f.n_cells)} rows of X spot-checked)")
     return 0
 
 # %% ../nbs/11_cli.ipynb #7447a649
@@ -137,12 +174,12 @@ def _dev_import(what):
     except ImportError as e: raise InputError(f"the {what} command needs the dev extra ({e.name} is missing): pip install -e '.[dev]'") from None
 
 def _submission(a):
-    out = _dev_import('submission').build_submission(a.out, quiet=a.quiet)
-    if not a.quiet: print(f"submission notebook written to {out}")
+    out = _dev_import('submission').build_submission(a.out, quiet=True)
+    print(f"submission notebook written to {out}")
     return 0
 
 def _docs(a):
-    out = _dev_import('docs').build_docs(a.out, quiet=a.quiet)
+    out = _dev_import('docs').build_docs(a.out, nbs_path=a.nbs, quiet=a.quiet)
     print(f"documentation site written to {out} (open {Path(out)/'index.html'})")
     return 0
 
@@ -158,7 +195,7 @@ def _run(a):
     for sub in ('model', 'prediction', 'prediction_all'): shutil.rmtree(out/sub, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     data = Path(a.data) if a.data else make_screen(out/'data', scale=a.scale, seed=a.seed, quiet=a.quiet)
-    folder = open_folder(data, quiet=a.quiet)
+    folder = open_folder(data, quiet=True)          # fit_model opens it again and prints its summary and warnings
     model = fit_model(data, out/'model', model=a.model, quiet=a.quiet)
     cards = {}
     runs = [('local', folder.local_perturbations, 'prediction')]
@@ -179,38 +216,68 @@ def _run(a):
     return 0
 
 # %% ../nbs/11_cli.ipynb #1c28bf98
+MODEL_NAMES = ('coexp_mix', 'baseline', 'sampled', 'control', 'perturbed', 'ridge_ctrl', 'coexp', 'coexp_half',   # the registered
+               'coexp_half_clip', 'coexp_half_count', 'coexp_half_project', 'coexp_weighted', 'svdridge')   # models (checked below)
+SCALE_SIZES = dict(tiny='2,200 training cells x 800 genes, seconds', small='44,846 x 11,046, the real small file',
+                   full='88,202 x 21,592, the real default file')   # checked against synth.SCALES below
+_SCALE_HELP = 'synthetic screen size: ' + '; '.join(f"{k} ({v})" for k, v in SCALE_SIZES.items())
+_MODEL_HELP = f"model preset to fit, one of: {', '.join(MODEL_NAMES)} (`obesity-nbdev models` describes them)"
+_HELP = {   # help of the options that several commands share
+    '--data': 'data folder in the competition layout', '--model-dir': 'folder holding model.json and model.npz',
+    '--out': 'folder to write', '--pred': 'prediction folder (prediction.h5ad, predict_program_proportion.csv)',
+    '--seed': 'random seed', '--json': 'also write the result as JSON to this file', '--model': _MODEL_HELP,
+    '--scale': _SCALE_HELP,
+}
+
+class _Formatter(argparse.HelpFormatter):
+    "Help that shows each option's default, unless it has none (a required option, a flag)"
+    def _get_help_string(self, action):
+        h = action.help or ''
+        if '%(default)' in h or action.default is None or action.default is False or action.default == argparse.SUPPRESS or action.required: return h
+        return h + ' (default: %(default)s)'
+
 def _parser():
+    from obesity_nbdev import __version__
     p = argparse.ArgumentParser(prog='obesity-nbdev', description='Predict single-cell responses to unseen gene perturbations (CrunchDAO Broad Obesity, Crunch 1).')
+    p.add_argument('--version', action='version', version=f'obesity-nbdev {__version__}')
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument('--quiet', action='store_true', help='no progress bars or messages')
     common.add_argument('--debug', action='store_true', help='show tracebacks')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     def cmd(name, fn, help):
-        s = sub.add_parser(name, parents=[common], help=help, description=help); s.set_defaults(fn=fn); return s
+        s = sub.add_parser(name, parents=[common], help=help, description=help, formatter_class=_Formatter); s.set_defaults(fn=fn); return s
     s = cmd('synth', _synth, 'write the embedded synthetic screen as a data folder')
     s.add_argument('--out', required=True, help='data folder to write')
     s.add_argument('--scale', choices=['tiny', 'small', 'full'], default='tiny')
     s.add_argument('--seed', type=int, default=0)
     s = cmd('import', _import, 'turn an AnnData screen into a data folder')
-    s.add_argument('--h5ad', required=True); s.add_argument('--perturbation-key', required=True)
-    s.add_argument('--control', required=True); s.add_argument('--out', required=True)
+    s.add_argument('--h5ad', required=True, help='AnnData file with raw counts (X or layers["counts"])')
+    s.add_argument('--perturbation-key', required=True, help='obs column naming each cell\'s perturbation')
+    s.add_argument('--control', required=True, help='label of the control cells in that column (renamed NC)')
+    s.add_argument('--out', required=True, help='data folder to write')
     s.add_argument('--test', help='comma-separated perturbations to hold out (default: a seeded 20%%)')
-    s.add_argument('--seed', type=int, default=0)
+    s.add_argument('--seed', type=int, default=0, help='seed of the default holdout')
+    s = cmd('validate', _validate, 'check a data folder, every rule an error (train and infer only warn)')
+    s.add_argument('--data', required=True)
+    s.add_argument('--spot-rows', type=int, default=50, help='training rows read to check the scale of X against the counts')
+    s.add_argument('--seed', type=int, default=0, help='chooses the rows')
     s = cmd('train', _train, 'fit a model on a data folder and save it')
-    s.add_argument('--data', required=True); s.add_argument('--model-dir', required=True)
-    s.add_argument('--model', default=DEFAULT_MODEL, help=f'a model preset (see `models`; default {DEFAULT_MODEL})')
+    s.add_argument('--data', required=True); s.add_argument('--model-dir', required=True, help='folder to save the model to')
+    s.add_argument('--model', default=DEFAULT_MODEL)
     s = cmd('infer', _infer, 'write prediction.h5ad and predict_program_proportion.csv')
-    s.add_argument('--data', required=True); s.add_argument('--model-dir', required=True)
-    s.add_argument('--out', required=True); s.add_argument('--all', action='store_true', help='predict all of predict_perturbations.txt')
-    s.add_argument('--seed', type=int, default=0)
+    s.add_argument('--data', required=True); s.add_argument('--model-dir', required=True, help='folder of a model saved by train')
+    s.add_argument('--fit', action='store_true', help='when --model-dir holds no model, fit the default model and save it there')
+    s.add_argument('--out', required=True, help='prediction folder to write (empty or absent)')
+    s.add_argument('--all', action='store_true', help='predict all of predict_perturbations.txt (default: the local test set)')
+    s.add_argument('--seed', type=int, default=0, help='seed of the sampled cells')
     s = cmd('check', _check, "run the platform's checks on a prediction folder")
     s.add_argument('--data', required=True); s.add_argument('--pred', required=True)
-    s.add_argument('--all', action='store_true', help='expect all of predict_perturbations.txt')
+    s.add_argument('--all', action='store_true', help='expect all of predict_perturbations.txt (default: the local test set)')
     s = cmd('score', _score, 'score a prediction folder against the ground truth')
     s.add_argument('--data', required=True); s.add_argument('--pred', required=True)
     s.add_argument('--genes', default='1000', help="scored genes: N random (seeded), 'hvg' (the 1,000 most variable training genes) or 'all' (also 0)")
-    s.add_argument('--seed', type=int, default=42); s.add_argument('--json')
-    s.add_argument('--hidden', action='store_true', help='score against the hidden scored set')
+    s.add_argument('--seed', type=int, default=42, help='seed of the gene draw (42: the quickstarter\'s)'); s.add_argument('--json')
+    s.add_argument('--hidden', action='store_true', help='score against the hidden scored set (a prediction made with infer --all)')
     s.add_argument('--plots', metavar='DIR', help='also write PNG plots (mean effects, cells, proportions) to DIR (hvg: plotted on all genes)')
     s = cmd('realism', _realism, "a data folder's realism figures beside the real training file's")
     s.add_argument('--data', required=True); s.add_argument('--plot', metavar='PNG', help='also write the picture')
@@ -218,7 +285,7 @@ def _parser():
     s = cmd('cv', _cv, 'cross-validate models over the training perturbations, with references, a noise ceiling and a paired comparison with the baseline')
     s.add_argument('--data', required=True)
     s.add_argument('--models', default=','.join(dict.fromkeys(['sampled', DEFAULT_MODEL])), help='comma-separated model names (see `models`); the references control, perturbed, baseline are always added')
-    s.add_argument('--folds', type=int, default=5); s.add_argument('--genes', default='1000,hvg', help="comma-separated gene sets: N (random, seed 42), hvg, all")
+    s.add_argument('--folds', type=int, default=5, help='folds of held-out training perturbations'); s.add_argument('--genes', default='1000,hvg', help="comma-separated gene sets: N (random, seed 42), hvg, all")
     s.add_argument('--bandwidths', choices=['platform', 'median'], default='platform', help="MMD bandwidths: the platform's, or the median rule (middle = median squared distance between true cells)")
     s.add_argument('--with-local', action='store_true', help='also cross-validate the local test perturbations')
     s.add_argument('--no-references', action='store_true', help='leave out the reference models and the ceiling')
@@ -226,13 +293,18 @@ def _parser():
     s.add_argument('--plot', metavar='PNG', help='write the leaderboard plot (one file a gene set)')
     s = cmd('models', _models, 'list the model presets and parts that --model can name')
     s = cmd('submission', _submission, 'build the self-contained crunch submission notebook')
-    s.add_argument('--out', default='submission/submission.ipynb')
+    s.add_argument('--out', default='submission/submission.ipynb', help='notebook to write')
     s = cmd('docs', _docs, 'build the documentation site (static HTML, offline)')
-    s.add_argument('--out', required=True)
+    s.add_argument('--out', required=True, help='folder to write the site to')
+    s.add_argument('--nbs', metavar='DIR', help="folder of notebooks (default: the package's own nbs/)")
     s = cmd('run', _run, 'synthesise (or read) a screen, train, infer, check and score')
-    s.add_argument('--data'); s.add_argument('--model', default=DEFAULT_MODEL, help=f'a model preset (see `models`; default {DEFAULT_MODEL})')
-    s.add_argument('--out', default='obesity_run'); s.add_argument('--scale', choices=['tiny', 'small', 'full'], default='tiny')
+    s.add_argument('--data', help='data folder (default: write the synthetic screen into OUT/data)'); s.add_argument('--model', default=DEFAULT_MODEL)
+    s.add_argument('--out', default='obesity_run', help='folder for the data, model, predictions and scorecard.json')
+    s.add_argument('--scale', choices=['tiny', 'small', 'full'], default='tiny')
     s.add_argument('--seed', type=int, default=0); s.add_argument('--force', action='store_true', help='replace a previous run in --out')
+    for s in sub.choices.values():          # shared options without a help of their own get the common one
+        for act in s._actions:
+            if act.help is None and act.option_strings: act.help = _HELP.get(act.option_strings[0])
     return p
 
 # %% ../nbs/11_cli.ipynb #bd121a67

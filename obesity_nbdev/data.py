@@ -16,8 +16,8 @@ from .programs import proportions_from_labels
 from .split import local_split, write_split_folder
 
 # %% auto #0
-__all__ = ['log_normalize', 'read_proportions', 'check_proportions', 'read_signatures', 'DataFolder', 'open_folder', 'validate',
-           'open_training', 'import_h5ad']
+__all__ = ['STRICT_HINT', 'log_normalize', 'read_proportions', 'check_proportions', 'read_signatures', 'DataFolder',
+           'open_folder', 'validate', 'open_training', 'import_h5ad']
 
 # %% ../nbs/02_data.ipynb #d6975bef
 def log_normalize(counts, # cells x genes raw counts, dense or sparse
@@ -139,6 +139,7 @@ def _perturbations_of(h5ad, props):
 def open_folder(path, # a data folder in the competition layout
                 *, control:str=CONTROL, # label of the control cells
                 check:bool=True, # run `validate` (recommended)
+                strict:bool=False, # validation: every problem is an error (False: only what makes a prediction impossible)
                 quiet:bool=False, # no messages
                )->DataFolder:
     "Open a data folder: find its files, read the small ones, and validate it"
@@ -160,15 +161,24 @@ def open_folder(path, # a data folder in the competition layout
                    signatures=sig and read_signatures(sig), gtruth=gt, gtruth_proportions=gt_props,
                    local_perturbations=_perturbations_of(gt, gt_props), hidden_gtruth=hid,
                    hidden_proportions=hid_props and read_proportions(hid_props), control=control)
-    if check: validate(f, quiet=quiet)
+    if check: validate(f, strict=strict, quiet=quiet)
     say(repr(f), quiet=quiet)
     return f
 
 # %% ../nbs/02_data.ipynb #703045c9
 def _check_obs(f):
+    "What makes a prediction impossible: no cells or genes, no `gene` column, no control cells, a gene named twice"
     name, obs = FILES['train'], f.obs
     if f.n_cells == 0 or f.n_genes == 0: raise InputError(f"{name}: empty ({f.n_cells} cells x {f.n_genes} genes)")
     if PERT_KEY not in obs.columns: raise InputError(f"{name}: obs column {PERT_KEY!r} not found")
+    if not (obs[PERT_KEY].astype(str) == f.control).any():
+        raise InputError(f"{name}: no control cells (label {f.control!r} not found in obs column {PERT_KEY!r})")
+    dup = f.var_names[f.var_names.duplicated()].unique()
+    if len(dup): raise InputError(f"{name}: gene(s) named twice in var: {', '.join(map(str, dup[:10]))}")
+
+def _check_labels(f):
+    "The program label columns: all four or none, each 0 or 1"
+    name, obs = FILES['train'], f.obs
     present = [c for c in PROGRAMS if c in obs.columns]
     if present and len(present) < len(PROGRAMS):
         missing = [c for c in PROGRAMS if c not in present]
@@ -176,10 +186,6 @@ def _check_obs(f):
     for c in present:
         bad = ~obs[c].isin([0, 1])
         if bad.any(): raise InputError(f"{name}: obs column {c!r} has value {obs[c][bad].iloc[0]} in cell {obs.index[bad][0]!r}, expected 0 or 1")
-    if not (obs[PERT_KEY].astype(str) == f.control).any():
-        raise InputError(f"{name}: no control cells (label {f.control!r} not found in obs column {PERT_KEY!r})")
-    dup = f.var_names[f.var_names.duplicated()].unique()
-    if len(dup): raise InputError(f"{name}: gene(s) named twice in var: {', '.join(map(str, dup[:10]))}")
 
 def _check_lists(f):
     for key, names in (('genes', f.genes_to_predict), ('predict', f.predict_perturbations)):
@@ -216,34 +222,57 @@ def _check_row(x, c, cell, genes):
     if s0 > 1e5 / c.sum() * (1 + 1e-4):
         _fail(nz, lambda j: f"X {scale}: it implies a cell total of {1e5 / s0:.4g}, below the cell's {c.sum():g} counts")
 
-def _check_rows(f, spot_rows, seed):
+def _read_row(path, key, r):
+    "Row `r` of `key` as a dense vector; a matrix that cannot be read is an InputError"
+    try: return next(iter_rows(path, key, rows=slice(r, r + 1), dense=True))[1].ravel()
+    except InputError: raise
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        what = 'X' if key == 'X' else f"layers[{key.split('/')[-1]!r}]"
+        raise InputError(f"{Path(path).name}: {what} cannot be read ({e.__class__.__name__}: {e})") from None
+
+def _check_rows(f, spot_rows, seed, soft):
+    "Spot-check `spot_rows` seeded rows; an unreadable X raises, a value problem goes to `soft`"
     rows = np.sort(np.random.default_rng(seed).choice(f.n_cells, size=min(spot_rows, f.n_cells), replace=False))
     has_counts = _has_key(f.train, 'layers/counts')
     if has_counts and matrix_shape(f.train, 'layers/counts') != (f.n_cells, f.n_genes):
-        raise InputError(f"{FILES['train']}: layers['counts'] is {matrix_shape(f.train, 'layers/counts')}, X is {(f.n_cells, f.n_genes)}")
+        soft(InputError(f"{FILES['train']}: layers['counts'] is {matrix_shape(f.train, 'layers/counts')}, X is {(f.n_cells, f.n_genes)}"))
+        has_counts = False
     genes = f.var_names.astype(str)
     for r in rows:
-        x = next(iter_rows(f.train, 'X', rows=slice(r, r + 1), dense=True))[1].ravel()
-        c = next(iter_rows(f.train, 'layers/counts', rows=slice(r, r + 1), dense=True))[1].ravel() if has_counts else None
-        _check_row(x, c, f.obs.index[r], genes)
+        x = _read_row(f.train, 'X', r)
+        try: c = _read_row(f.train, 'layers/counts', r) if has_counts else None
+        except InputError as e: soft(e); has_counts, c = False, None
+        try: _check_row(x, c, f.obs.index[r], genes)
+        except InputError as e:
+            soft(e); return
 
 # %% ../nbs/02_data.ipynb #eb4ee8e6
+STRICT_HINT = "a warning for train and infer; `obesity-nbdev validate` reports it as an error"
+
 def validate(folder, # a DataFolder or a folder path
-             *, spot_rows:int=5, # training rows read to check the scale of X and the counts
+             *, strict:bool=True, # every problem is an error; False: only what makes a prediction impossible raises, the rest is a warning
+             spot_rows:int=5, # training rows read to check the scale of X and the counts
              seed:int=0, # chooses the rows
              quiet:bool=False, # do not print warnings
             )->DataFolder:
     "Check a data folder; raise `InputError` naming the file, column, gene or value at fault"
     f = folder if isinstance(folder, DataFolder) else open_folder(folder, check=False, quiet=True)
+    f.warnings = []
+    def soft(e:InputError):
+        if strict: raise e
+        f.warnings.append(f"{e} ({STRICT_HINT})")
+    def soft_call(fn, *args):
+        try: fn(*args)
+        except InputError as e: soft(e)
     _check_obs(f)
     _check_lists(f)
+    soft_call(_check_labels, f)
     for key, df in ((FILES['proportions'], f.proportions), (FILES['proportions_gtruth'], f.gtruth_proportions),
                     (HIDDEN_FILES['proportions_gtruth'], f.hidden_proportions)):
-        if df is not None: check_proportions(df, key)
-    _check_rows(f, spot_rows, seed)
+        if df is not None: soft_call(check_proportions, df, key)
+    _check_rows(f, spot_rows, seed, soft)
     known = set(f.var_names.astype(str))
     unknown = [g for g in f.genes_to_predict if g not in known]
-    f.warnings = []
     if unknown:
         f.warnings.append(f"{FILES['genes']}: {len(unknown)} of {len(f.genes_to_predict)} genes are not in the training "
                           f"data (e.g. {', '.join(unknown[:3])}); their predictions are filled in at inference")

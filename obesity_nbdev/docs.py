@@ -11,6 +11,7 @@ from pathlib import Path
 from html.parser import HTMLParser
 from urllib.parse import urlsplit, unquote
 import mistune
+from latex2mathml.converter import convert as _latex_to_mathml
 from pygments import highlight
 from pygments.lexers import get_lexer_by_name
 from pygments.formatters import HtmlFormatter
@@ -20,8 +21,8 @@ from nbdev.config import get_config
 from .core import InputError, progress, say, default_mode
 
 # %% auto #0
-__all__ = ['page_name', 'site_notebooks', 'slug', 'highlight_code', 'markdown_html', 'clean_stream', 'build_docs', 'check_links',
-           'chromium_path', 'screenshot']
+__all__ = ['page_name', 'site_notebooks', 'slug', 'highlight_code', 'math_html', 'markdown_html', 'clean_stream', 'package_nbs',
+           'build_docs', 'check_links', 'chromium_path', 'screenshot']
 
 # %% ../nbs/14_docs.ipynb #b0e592c6
 _re_num = re.compile(r'^(\d+)([a-z]?)_')
@@ -162,12 +163,40 @@ class _Renderer(mistune.HTMLRenderer):
     def link(self, text, url, title=None): return super().link(text, self.page.fix_url(url), title)
     def image(self, text, url, title=None): return super().image(text, self.page.fix_url(url), title)
 
+_re_fence = re.compile(r'^[ \t]*(```|~~~).*?^[ \t]*\1[ \t]*$', re.M | re.S)
+_re_codespan_md = re.compile(r'(`+).+?\1', re.S)
+_re_math = re.compile(r'(?<![\\$])\$\$(.+?)\$\$|(?<![\\$])\$(?![\s$])((?:[^$\\]|\\.)+?)(?<![\s\\])\$(?!\d)', re.S)
+
+def math_html(latex:str, # a LaTeX formula, without its dollars
+              display:bool=False, # a displayed formula ($$...$$) rather than one in the text ($...$)
+             )->str:
+    "MathML for a LaTeX formula, converted at build time: no script, no web font"
+    try: return _latex_to_mathml(' '.join(latex.split()), display='block' if display else 'inline')
+    except Exception: return f'<code class="math">{html.escape(latex)}</code>'   # shown as LaTeX rather than lost
+
+def _protect_math(text:str):
+    "`text` with each formula outside code replaced by a placeholder, and the placeholders' MathML"
+    maths = []
+    def formulas(seg):
+        def rep(m):
+            maths.append(math_html(m.group(1) if m.group(1) is not None else m.group(2), m.group(1) is not None))
+            return f'MATHPLACEHOLDER{len(maths) - 1}X'
+        return _re_math.sub(rep, seg)
+    def outside(seg, rx, fn):
+        out, last = [], 0
+        for m in rx.finditer(seg): out += [fn(seg[last:m.start()]), m.group(0)]; last = m.end()
+        return ''.join(out + [fn(seg[last:])])
+    return outside(text, _re_fence, lambda s: outside(s, _re_codespan_md, formulas)), maths
+
 def markdown_html(text:str, # markdown
                   page:_Page, # the page being rendered
                  )->str:
-    "Markdown rendered to HTML for `page`"
+    "Markdown rendered to HTML for `page`; `$...$` and `$$...$$` become MathML"
+    text, maths = _protect_math(text)     # before block parsing: a formula's second line must not turn into a list item
     md = mistune.create_markdown(renderer=_Renderer(page), plugins=['table', 'strikethrough', 'footnotes', 'url'])
-    return md(text)
+    out = md(text)
+    for i, m in enumerate(maths): out = out.replace(f'MATHPLACEHOLDER{i}X', m)
+    return out
 
 # %% ../nbs/14_docs.ipynb #788a97ed
 _ansi = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]')
@@ -436,14 +465,24 @@ def _replace_dir(tmp, out):
     os.rename(tmp, out)
     if old is not None: shutil.rmtree(old)
 
+def package_nbs()->Path:
+    "The notebook folder of this package's own checkout (where an editable install points), wherever the command runs from"
+    import obesity_nbdev
+    root = Path(obesity_nbdev.__file__).resolve().parent.parent
+    try: nbs = Path(get_config(path=root).nbs_path)
+    except Exception: nbs = root/'nbs'
+    if not nbs.is_dir():
+        raise InputError(f"{nbs}: notebook folder not found (the package is not installed from its repository: pass --nbs DIR)")
+    return nbs
+
 def build_docs(out, # folder to write the site to (replaced if it holds an earlier site)
-               *, nbs_path=None, # folder of notebooks (default: the nbdev configuration's `nbs_path`)
+               *, nbs_path=None, # folder of notebooks (default: the package's own, `package_nbs()`)
                execute:bool=True, # run every notebook (else keep stored outputs, run only what `show_doc` needs)
                quiet:bool=False, # no progress bar
               )->Path: # the site folder; its home page is `index.html`
     "Build the documentation site: every notebook executed and rendered to static HTML"
-    nbs_path = Path(nbs_path) if nbs_path is not None else get_config().nbs_path
-    out = Path(out)
+    nbs_path = Path(nbs_path) if nbs_path is not None else package_nbs()
+    out = Path(out).absolute()                    # the notebooks run from another folder
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out/_MARKER).exists())):
         raise InputError(f"{out}: exists and is not a site built by `docs`: choose another --out or remove it")
     nbs = site_notebooks(nbs_path)

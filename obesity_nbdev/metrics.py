@@ -19,9 +19,9 @@ from .core import (InputError, MMD_BANDWIDTHS, PERT_KEY, PROGRAMS, read_obs, rea
                                  matrix_shape, iter_rows, read_rows, progress, say, atomic_path)
 
 # %% auto #0
-__all__ = ['CONSTANT_RTOL', 'MetricResult', 'pearson_reference', 'mmd_reference', 'l1_reference', 'scored_genes', 'hvg_genes',
-           'gene_set', 'pearson_delta_batch', 'pearson_delta', 'mmd_bandwidths', 'kernel_sum', 'mmd_batch', 'mmd',
-           'l1_distance', 'read_centroid', 'score_cells', 'prediction_reader', 'score_prediction', 'score_seeds']
+__all__ = ['MetricResult', 'pearson_reference', 'mmd_reference', 'l1_reference', 'scored_genes', 'hvg_genes', 'gene_set',
+           'pearson_delta_batch', 'pearson_delta', 'mmd_bandwidths', 'kernel_sum', 'mmd_batch', 'mmd', 'l1_distance',
+           'read_centroid', 'score_cells', 'prediction_reader', 'score_prediction', 'score_seeds']
 
 # %% ../nbs/08_metrics.ipynb #3e51f8f7
 class MetricResult(NamedTuple):
@@ -171,12 +171,9 @@ def _store_hvg(cache, train_h5ad, n, universe, genes):
     except OSError: pass
 
 # %% ../nbs/08_metrics.ipynb #d2555253
-CONSTANT_RTOL = 1e-6  # a delta whose spread is below this fraction of the expression scale counts as constant
-
-def _flat(delta, means, centroid):
-    "Rows of `delta` constant up to rounding: spread <= CONSTANT_RTOL x the largest absolute mean or centroid value"
-    scale = np.maximum(np.abs(means).max(axis=1), np.abs(centroid).max())
-    return np.ptp(delta, axis=1) <= CONSTANT_RTOL * scale
+def _constant(delta):
+    "Rows of `delta` whose values are all exactly equal, the test of `scipy.stats.pearsonr` (which then returns NaN)"
+    return (delta == delta[:, :1]).all(axis=1)
 
 def _pearson_rows(a, b, const):
     "Row-wise Pearson correlation of two (rows x genes) float64 arrays; NaN where `const`"
@@ -207,7 +204,7 @@ def pearson_delta_batch(true_means, # true means, perturbations x scored genes
     if t.shape != p.shape or t.shape[1] != c.size:
         raise InputError(f"shape mismatch: true means {t.shape}, predicted means {p.shape}, centroid ({c.size},)")
     perturbations = range(len(t)) if perturbations is None else perturbations
-    const = _flat(t - c, t, c) | _flat(p - c, p, c)
+    const = _constant(t - c) | _constant(p - c)
     res = _result(_pearson_rows(t - c, p - c, const), perturbations, 'pearson_delta')
     _warn_nan_pearson(res.per_perturbation)
     return res

@@ -33,10 +33,11 @@ def fit_model(data_dir, # a data folder in the competition layout
               *, model:str=DEFAULT_MODEL, # a registered model name
               max_cells:int|None=300, # first cells per perturbation used for the means (the quickstarter's 300)
               quiet:bool=False, # no progress bars or messages
+              strict:bool=False, # refuse data that `data.validate` would only warn about (False: warn and go on)
               **params, # passed to the model's constructor
              ):
     "Aggregate the training cells of `data_dir` per perturbation, fit `model` and save it to `model_dir`"
-    folder = open_folder(data_dir, quiet=quiet)
+    folder = open_folder(data_dir, strict=strict, quiet=quiet)
     cls = get_model(model)
     say(f"aggregating {folder.train.name} ({folder.n_cells:,} cells x {folder.n_genes:,} genes)", quiet=quiet)
     means = aggregate(folder.train, max_cells=max_cells, quiet=quiet)
@@ -109,11 +110,15 @@ def train(data_directory_path: str, model_directory_path: str):
     "Platform entry point: fit the default model on the training data and save it"
     fit_model(data_directory_path, model_directory_path)
 
-def _load_or_fit(data_directory_path, model_directory_path, quiet=False):
+def _load_or_fit(data_directory_path, model_directory_path, quiet=False, fit=True, save=False):
+    "The model saved in `model_directory_path`; without one, fit the default model when `fit` (and save it when `save`), else an InputError"
     if model_directory_path is not None and any((Path(model_directory_path)/n).exists() for n in (MODEL_JSON, MODEL_NPZ)):
         return load_model(model_directory_path)      # a damaged or half-present model is an error, never silently refit
-    say(f"no model in {model_directory_path}: fitting one now", quiet=quiet)
-    return fit_model(data_directory_path, None, quiet=quiet)
+    if not fit:
+        raise InputError(f"{model_directory_path}: no model found ({MODEL_JSON}, {MODEL_NPZ}); train one with "
+                         f"`obesity-nbdev train --model-dir {model_directory_path}`, or pass --fit to fit the default model now")
+    say(f"no model in {model_directory_path}: fitting the default model {DEFAULT_MODEL!r} now", quiet=quiet)
+    return fit_model(data_directory_path, model_directory_path if save else None, quiet=quiet)
 
 def infer(data_directory_path: str, prediction_directory_path: str, prediction_h5ad_file_path: str,
           program_proportion_csv_file_path: str, model_directory_path: str, predict_perturbations: list[str],

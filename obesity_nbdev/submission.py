@@ -6,15 +6,16 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/submission.html.md"""
 
 # %% ../nbs/13_submission.ipynb #250b6321
 from __future__ import annotations
-import ast, importlib, importlib.util, inspect, json, os, shutil, subprocess, sys, tempfile, textwrap, time
+import ast, re, importlib, importlib.util, inspect, json, os, shutil, subprocess, sys, tempfile, textwrap, time
 from pathlib import Path
 import pandas as pd
 from .core import *
 
 # %% auto #0
 __all__ = ['PACKAGE', 'SUBMISSION_MODULES', 'ALLOWED_PACKAGES', 'FORBIDDEN_PACKAGES', 'PLATFORM_ARGS', 'METHOD_HEADINGS',
-           'import_allowed', 'ModuleParts', 'collect_modules', 'entry_point_problems', 'default_model_name',
-           'method_description', 'submission_cells', 'build_submission', 'main_py_problems', 'run_harness']
+           'LOADERS', 'import_allowed', 'ModuleParts', 'collect_modules', 'declared_versions', 'entry_point_problems',
+           'default_model_name', 'method_description', 'submission_cells', 'build_submission', 'main_py_problems',
+           'run_harness']
 
 # %% ../nbs/13_submission.ipynb #38831214
 PACKAGE = 'obesity_nbdev'
@@ -209,20 +210,43 @@ def _check_clashes(parts):
         raise InputError(f"{name!r} is both imported ({bound[name][0]}) and defined ({seen[name][0]})")
 
 # %% ../nbs/13_submission.ipynb #e4cf86f2
-def _import_cell(parts, extra=('import importlib', 'import os')):
+_DISTS = dict(sklearn='scikit-learn')   # import name -> PyPI distribution, where they differ
+
+def declared_versions()->dict[str, str]:
+    "PyPI distribution -> version specifier, as the installed package declares its dependencies (pyproject.toml)"
+    out = {}
+    for r in importlib.metadata.requires(PACKAGE) or []:
+        m = re.match(r"^\s*([A-Za-z0-9_.-]+)\s*(?:\[[^]]*\])?\s*([^;]*?)\s*(;.*)?$", r)
+        if m and not m.group(3) and m.group(2): out[m.group(1).lower()] = m.group(2).replace(' ', '')
+    return out
+
+def _import_cell(parts, extra=('import gc', 'import importlib', 'import os', 'import sys', 'import types')):
     future = sorted(set().union(*[p.future for p in parts]))
     stmts, froms = set(extra), {}
     for s in {s for p in parts for _, _, s in p.imports}:
         if s.startswith('from '): froms.setdefault(s.split()[1], set()).add(s.split(' import ', 1)[1])
         else: stmts.add(s)
     stmts |= {f"from {m} import {', '.join(sorted(ns, key=str.lower))}" for m, ns in froms.items()}
-    def key(s): return (s.split()[1].split('.')[0] not in sys.stdlib_module_names, s.startswith('from'), s.lower())
+    def top(s): return s.split()[1].split('.')[0]
+    def key(s): return (top(s) not in sys.stdlib_module_names, s.startswith('from'), s.lower())
+    versions, stated = declared_versions(), set()
     lines, prev = [], None
     if future: lines.append(f"from __future__ import {', '.join(future)}  # @ignore")
     for s in sorted(stmts, key=key):
         if prev is not None and key(s)[0] != key(prev)[0]: lines.append('')
-        lines.append(s); prev = s
+        prev, dist = s, _DISTS.get(top(s), top(s))
+        if dist in versions and dist not in stated:        # the version, once per package, as the quickstarter states it
+            s += f"  # {versions[dist]}"; stated.add(dist)
+        lines.append(s)
     return '\n'.join(lines)
+
+_REGISTER = """\
+# @crunch/keep:on
+# crunch-cli 11.x executes main.py before it puts the module in sys.modules (crunch-cli 13 puts it there first);
+# a dataclass looks its module up in sys.modules while it is defined, so register the module now if need be.
+if sys.modules.get(__name__) is None:
+    sys.modules[__name__] = next((m for m in gc.get_referrers(globals())
+                                  if isinstance(m, types.ModuleType) and m.__dict__ is globals()), None) or types.ModuleType(__name__)"""
 
 # %% ../nbs/13_submission.ipynb #5388ef25
 def entry_point_problems(fn, # a function meant to be called by the platform
@@ -363,7 +387,7 @@ def submission_cells(modules=SUBMISSION_MODULES, # package modules to inline (th
     if probs: raise InputError('; '.join(probs))
     version = _package_value('__version__')
     cells = [('markdown', _TITLE.format(pkg=PACKAGE, version=version)), ('markdown', _SETUP_MD), ('code', _SETUP),
-             ('code', _import_cell(parts)), ('code', _CRUNCH)]
+             ('code', _import_cell(parts)), ('code', _REGISTER), ('code', _CRUNCH)]
     for p in parts:
         cells.append(('markdown', f"## {p.name}\n\n{p.doc}".strip()))
         cells += [('code', c) for c in p.cells]
@@ -411,13 +435,21 @@ for b in BLOCKED:
     try: __import__(b)
     except ImportError: pass
     else: sys.exit(f"harness: {{b}} is importable: the run is not isolated")
-main_py, command, values_json, result_json = sys.argv[1:5]
+main_py, command, values_json, result_json, loader = sys.argv[1:6]
 values = json.load(open(values_json))
 spec = importlib.util.spec_from_file_location('user_code', main_py)
 module = importlib.util.module_from_spec(spec)
 sys.path.insert(0, os.getcwd())
-sys.modules['user_code'] = module
-spec.loader.exec_module(module)
+if loader == 'register_first': sys.modules['user_code'] = module      # crunch-cli 13.x
+try: spec.loader.exec_module(module)
+except Exception as e:
+    import traceback; traceback.print_exc()
+    sys.exit(f"harness: main.py does not load: {{e.__class__.__name__}}: {{e}}")
+sys.modules['user_code'] = module                                      # crunch-cli 11.x registers it only now
+if command == 'load':
+    missing = [c for c in ('train', 'infer') if not callable(getattr(module, c, None))]
+    if missing: sys.exit(f"harness: no `{{missing[0]}}` function found")
+    json.dump(dict(loader=loader), open(result_json, 'w')); sys.exit(0)
 fn = getattr(module, command, None)
 if not callable(fn): sys.exit(f"harness: no `{{command}}` function found")
 kwargs = {{n: values.get(n) for n, p in inspect.signature(fn).parameters.items()
@@ -428,21 +460,25 @@ json.dump(dict(seconds=time.perf_counter() - t0, peak_rss_mb=resource.getrusage(
           open(result_json, 'w'))
 '''
 
-def _run_step(code_dir, command, values, timeout):
-    "Run `command` of code_dir/main.py in an isolated process: (problems, stats)"
+LOADERS = dict(exec_first='crunch-cli 11.x', register_first='crunch-cli 13.x')   # how each runner loads main.py
+
+def _run_step(code_dir, command, values, timeout, loader='exec_first'):
+    "Run `command` ('load', 'train' or 'infer') of code_dir/main.py in an isolated process, loaded the `loader` way: (problems, stats)"
     vals, res = code_dir.parent/f'{command}_args.json', code_dir.parent/f'{command}_result.json'
     vals.write_text(json.dumps(values))
     runner = code_dir.parent/'runner.py'
     runner.write_text(_RUNNER.format(blocked=FORBIDDEN_PACKAGES))
     env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP')}
     try:
-        r = subprocess.run([sys.executable, '-I', str(runner), str(code_dir/'main.py'), command, str(vals), str(res)],
+        r = subprocess.run([sys.executable, '-I', str(runner), str(code_dir/'main.py'), command, str(vals), str(res), loader],
                            cwd=code_dir, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired: return [f"{command}() did not finish within {timeout} s"], {}
     if r.returncode != 0:
         tail = (r.stderr.strip().splitlines() or ['(no output)'])[-1]
+        if tail.startswith('harness: main.py does not load: '):
+            return [f"main.py does not load the way {LOADERS[loader]} loads it: {tail.split(': ', 2)[2]}"], dict(stderr=r.stderr[-4000:])
         return [f"{command}() failed (exit code {r.returncode}): {tail}"], dict(stderr=r.stderr[-4000:])
-    return [], json.loads(res.read_text())
+    return [], json.loads(res.read_text()) | dict(loader=loader)
 
 # %% ../nbs/13_submission.ipynb #248f1197
 def _platform_lists(data_dir, mode):
@@ -460,6 +496,7 @@ def run_harness(notebook, # the submission notebook (.ipynb)
                 timeout:float=3600, # seconds allowed to each of train and infer
                 scored_genes:int|None=1000, # genes drawn for the score, like the public board (None or fewer genes: all)
                 references:bool=False, # also score the trivial predictors (see `check.score_folder`)
+                loaders=tuple(LOADERS), # how main.py is loaded: train under the first order, infer under the last
                )->dict:
     "Convert `notebook` like the platform, run train and infer in isolation, then check and score the output"
     from obesity_nbdev import check
@@ -482,16 +519,18 @@ def run_harness(notebook, # the submission notebook (.ipynb)
         if any(code.iterdir()): raise InputError(f"{code} is not empty")
         (code/'main.py').write_text(flat.source_code)
         base = dict(data_directory_path=str(data_dir), model_directory_path=str(model))
-        probs, res['steps']['train'] = _run_step(code, 'train', base, timeout)
+        probs, res['steps']['train'] = _run_step(code, 'train', base, timeout, loaders[0])
         if probs: return res['problems'].extend(probs) or done()
         for f in pred.iterdir(): shutil.rmtree(f) if f.is_dir() else f.unlink()
         perts, genes = _platform_lists(data_dir, mode)
         args = base | dict(prediction_directory_path=str(pred), predict_perturbations=perts, genes_to_predict=genes,
                            prediction_h5ad_file_path=str(pred/PRED_FILES['h5ad']),
                            program_proportion_csv_file_path=str(pred/PRED_FILES['csv']))
-        probs, res['steps']['infer'] = _run_step(code, 'infer', args, timeout)
+        probs, res['steps']['infer'] = _run_step(code, 'infer', args, timeout, loaders[-1])
         if probs: return res['problems'].extend(probs) or done()
-        res['problems'] += check.check_prediction(pred, predict_perturbations=perts, genes_to_predict=genes)
+        checked = check.check_prediction(pred, predict_perturbations=perts, genes_to_predict=genes)
+        res['problems'] += checked
+        res['warnings'] = checked.warnings
         gt = dict(local='local', cloud='hidden')[mode]
         if not res['problems'] and (data_dir/dict(local=FILES, hidden=HIDDEN_FILES)[gt]['gtruth']).exists():
             t1 = time.perf_counter()
