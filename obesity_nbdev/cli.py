@@ -133,6 +133,14 @@ def _realism(a):
     if a.plot: print(f"plot written to {a.plot}")
     return 0
 
+# %% ../nbs/11_cli.ipynb #2ecb36e6
+def _label(a):
+    from obesity_nbdev.labels import write_labels
+    lab = write_labels(a.h5ad, a.out, n_perm=a.n_perm, seed=a.seed, method=a.method, max_bytes=int(a.max_gb * 2**30), quiet=a.quiet)
+    n = {c: int(lab[c].sum()) for c in PROGRAMS}
+    print(f"{len(lab)} cells labelled ({', '.join(f'{k} {v}' for k, v in n.items())}); written to {a.out}")
+    return 0
+
 # %% ../nbs/11_cli.ipynb #fa8f6160
 def _cv(a):
     from obesity_nbdev.cv import cross_validate, cv_summary, cv_paired, cv_markdown
@@ -282,6 +290,12 @@ def _parser():
     s = cmd('realism', _realism, "a data folder's realism figures beside the real training file's")
     s.add_argument('--data', required=True); s.add_argument('--plot', metavar='PNG', help='also write the picture')
     s.add_argument('--json', help='also write the table and per-perturbation figures')
+    s = cmd('label', _label, "label cells pre-adipocyte, adipocyte, lipogenic or other as the organisers did")
+    s.add_argument('--h5ad', required=True, help='cells to label (X on the log2(1 + 1e5 * counts / total) scale)')
+    s.add_argument('--out', required=True, help='the labelled copy to write (obs gains the 0/1 columns, scores and FDRs)')
+    s.add_argument('--n-perm', type=int, default=50, help='permutations per step'); s.add_argument('--seed', type=int, default=0)
+    s.add_argument('--method', choices=['stream', 'pyscalop'], default='stream', help="'pyscalop' runs its in-memory sig_scores (small files only)")
+    s.add_argument('--max-gb', type=float, default=2.0, help='memory for the expression held at once')
     s = cmd('cv', _cv, 'cross-validate models over the training perturbations, with references, a noise ceiling and a paired comparison with the baseline')
     s.add_argument('--data', required=True)
     s.add_argument('--models', default=','.join(dict.fromkeys(['sampled', DEFAULT_MODEL])), help='comma-separated model names (see `models`); the references control, perturbed, baseline are always added')
