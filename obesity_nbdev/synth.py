@@ -519,7 +519,7 @@ def _write_gtruth(path, model, plan, part, seed, centroids, quiet):
         _h5ad_skeleton(f)
         X = f.create_dataset('X', (N, G), dtype=np.float64)
         X.attrs.update({'encoding-type': 'array', 'encoding-version': '0.2.0'})
-        for name, c, x, o in progress(_iter_chunks(model, plan, part, seed), quiet=quiet, desc=path.name[:24]):
+        for name, c, x, o in progress(_iter_chunks(model, plan, part, seed), quiet=quiet, desc=('local', 'hidden')[part - 1] + ' test cells'):
             X[s:s + x.shape[0]] = x.toarray(); s += x.shape[0]; obs.append(o)
         obs = pd.concat(obs)
         _write_annotations(f, _categorical(obs[['gene']].copy(), ['gene']), model.genes,
