@@ -506,6 +506,26 @@ class PCARidgeProportions(MedianProportions):
     def _describe(self): return ("Program proportions come from the quickstarter's PCA-ridge map: a 3-component PCA of the program proportion table in place "
                                  "of the gene embedding, the target gene's PCA embedding as input.")
 
+# %% ../nbs/07b_composed.ipynb #68949e26
+_WHY = dict(   # the rationale sentence of each part, for the method description
+    effect=dict(
+        coexp="Knocking a gene down removes what co-varies with it, and single control cells show that co-variation without any perturbation data; "
+              "borrowing measured effects from training perturbations that point against the target's co-expression uses the screen's own knockouts as building blocks.",
+        pcaridge="The quickstarter's PCA-ridge map places a target among the training perturbations by the embedding of its gene in the training means, "
+                 "a simple linear model that transfers measured effects to genes that behave alike.",
+        svdridge="Single control cells embed genes more finely than a few dozen pseudobulk profiles, so a ridge map over that embedding transfers measured "
+                 "effects to genes that co-vary alike.",
+        control="Predicting the control mean is the reference that a perturbation model has to beat.",
+        perturbed="Predicting the mean training perturbation is a reference with no target-specific information."),
+    cells=dict(
+        control="Real control cells keep the sparsity, spread and gene-gene covariance of measured cells, which the distributional metric rewards.",
+        pooled="Real training cells keep the sparsity, spread and gene-gene covariance of measured cells, which the distributional metric rewards."),
+    props=dict(
+        median="The median of the training proportions is the constant that minimises an L1 loss, and the predicted programs rarely beat it.",
+        weighted="Weighting the training perturbations' proportions by the same similarities as the effects carries the programs of related knockouts over to the target.",
+        pcaridge="The quickstarter's PCA-ridge map predicts the proportions from the same gene embedding as the means, and cross-validation found it as good as any other proportion model.",
+        nc="The control's own proportions are the reference for the programs."))
+
 # %% ../nbs/07b_composed.ipynb #72b2efd1
 def _parts(effect, effect_params, cells, cells_params, props, props_params):
     for kind, reg, n in (('effect', EFFECTS, effect), ('cell', CELLS, cells), ('proportion', PROPORTIONS, props)):
@@ -615,11 +635,9 @@ class Composed:
         why = ("Cross-validation over held-out training perturbations, scored with the platform's three metrics against the control mean, the perturbed mean, "
                "the quickstarter's baseline and a noise ceiling, showed that most single-gene knockouts move the transcriptome only a little, so that the control "
                "mean is a strong prediction of their mean profile and a model must beat it to be useful. "
-               "Knocking a gene down removes what co-varies with it, and single control cells show that co-variation without any perturbation data. "
-               "Borrowing measured effects from training perturbations that point against the target's co-expression uses the screen's own knockouts as building blocks, "
-               "and shrinking toward the control mean keeps the prediction close to what is certain when the evidence is weak. "
-               "Real control cells keep the sparsity, spread and gene-gene covariance of measured cells, which the distributional metric rewards. "
-               "The median of the training proportions is the constant that minimises an L1 loss, and the predicted programs rarely beat it.")
+               + _WHY['effect'].get(self.spec['effect'], '') + ' '
+               + ("Shrinking toward the control mean keeps the prediction close to what is certain when the evidence is weak. " if self.spec['effect'] not in ('control', 'perturbed') else '')
+               + _WHY['cells'].get(self.spec['cells'], '') + ' ' + _WHY['props'].get(self.spec['props'], ''))
         data = ("The model is trained only on the challenge's training file obesity_challenge_1.h5ad, using its log-normalised expression matrix X and the perturbation labels in obs['gene']. "
                 "The program proportions of the training perturbations come from the provided program_proportion.csv. "
                 "The list of perturbations to predict and the list and order of output genes come from predict_perturbations.txt and genes_to_predict.txt. "
