@@ -18,7 +18,7 @@ __all__ = ['K_LATENT', 'N_REF_GENES', 'CHUNK', 'SCALES', 'REAL', 'REAL_NC_CELLS'
            'SIZE_HVG', 'SIZE_REST', 'SIZE_SD', 'SIZE_HIGH', 'LOAD_HVG', 'LOAD_REST', 'LOAD_MAX', 'KD_LOG', 'N_PILOT',
            'placeholder_genes', 'screen_names', 'effect_direction', 'program_probabilities', 'place_target',
            'real_reference', 'noise_floor', 'real_effect_units', 'x_slope', 'effect_strength', 'label_counts',
-           'draw_labels', 'library_sizes', 'CellGroup', 'draw_group', 'group_counts', 'log_normalise', 'LatentModel',
+           'draw_labels', 'LatentModel', 'library_sizes', 'CellGroup', 'draw_group', 'group_counts', 'log_normalise',
            'latent_model', 'group_obs', 'CsrWriter', 'observed_proportions', 'make_screen']
 
 # %% ../nbs/01_synth.ipynb #e36ee3a8
@@ -217,6 +217,27 @@ def draw_labels(n:int, # cells
     lipo[rng.choice(adipo, size=int(round(len(adipo) * probs[3])), replace=False)] = True
     return lab, lipo
 
+# %% ../nbs/01_synth.ipynb #7888df1a
+@dataclass
+class LatentModel:
+    "Parameters of a synthetic screen"
+    names: pd.Index     # every gene and target name with a latent position
+    W: np.ndarray       # names x K positions
+    genes: pd.Index     # measured genes (var order)
+    log_share: np.ndarray # genes: log base share of the transcriptome
+    size: np.ndarray    # genes: negative binomial size
+    A: np.ndarray       # K x K rotation of effects
+    B: np.ndarray       # 3 x K map from position to program logit shifts
+    base: np.ndarray    # control proportions pre_adipo, adipo, other, lipo/adipo
+    prog: np.ndarray    # 4 x genes log effects of pre_adipo, adipo, other and lipo
+    gW: np.ndarray      # genes x K loadings
+    E: np.ndarray       # names x K latent effects (zero for names that are never perturbed)
+    sigma: float = 0.5  # sd of a cell's latent state
+
+    def loading(self, name): return self.W[self.names.get_loc(name)]
+    def effect(self, name): return np.zeros(self.W.shape[1]) if name == CONTROL else self.E[self.names.get_loc(name)]
+    def probs(self, name): return self.base.copy() if name == CONTROL else program_probabilities(self.loading(name), self.B, self.base)
+
 # %% ../nbs/01_synth.ipynb #ac9f035f
 def library_sizes(n:int, rng:np.random.Generator)->np.ndarray:
     "Library sizes: log-normal around 60,000 with 8% low-quality cells at 8% to 50% of that"
@@ -274,27 +295,6 @@ def log_normalise(counts:sp.csr_matrix, # cells x genes counts
     rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
     data = np.log2(1 + 1e5 * counts.data / np.where(tot[rows] > 0, tot[rows], 1.0))
     return sp.csr_matrix((data, counts.indices.copy(), counts.indptr.copy()), shape=counts.shape)
-
-# %% ../nbs/01_synth.ipynb #7888df1a
-@dataclass
-class LatentModel:
-    "Parameters of a synthetic screen"
-    names: pd.Index     # every gene and target name with a latent position
-    W: np.ndarray       # names x K positions
-    genes: pd.Index     # measured genes (var order)
-    log_share: np.ndarray # genes: log base share of the transcriptome
-    size: np.ndarray    # genes: negative binomial size
-    A: np.ndarray       # K x K rotation of effects
-    B: np.ndarray       # 3 x K map from position to program logit shifts
-    base: np.ndarray    # control proportions pre_adipo, adipo, other, lipo/adipo
-    prog: np.ndarray    # 4 x genes log effects of pre_adipo, adipo, other and lipo
-    gW: np.ndarray      # genes x K loadings
-    E: np.ndarray       # names x K latent effects (zero for names that are never perturbed)
-    sigma: float = 0.5  # sd of a cell's latent state
-
-    def loading(self, name): return self.W[self.names.get_loc(name)]
-    def effect(self, name): return np.zeros(self.W.shape[1]) if name == CONTROL else self.E[self.names.get_loc(name)]
-    def probs(self, name): return self.base.copy() if name == CONTROL else program_probabilities(self.loading(name), self.B, self.base)
 
 # %% ../nbs/01_synth.ipynb #7f57f998
 def _props_table(ref):
