@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import anndata as ad
 from .core import *
-from .models import (PCARidge, register_model, save_model_files, load_model_files, MODEL_JSON, MODEL_NPZ,
+from .models import (PCARidge, register_model, save_model_files, model_from_files, MODEL_JSON, MODEL_NPZ,
                                   pca_embed, pca_ridge_fit, pca_ridge_predict, fallback_offset, _proportion_table)
 from .sampled import sample_pool, pool_cells
 from .programs import finalize_proportions
@@ -658,10 +658,7 @@ class Composed:
     @classmethod
     def load(cls, model_dir):
         "Load a model saved by `save`"
-        doc, a = load_model_files(model_dir, cls.name)
-        where = f"{MODEL_JSON} in {Path(model_dir)}"
-        try: m = cls(**doc['params'])
-        except (TypeError, ValueError) as e: raise InputError(f"{where}: invalid params ({e})") from None
+        m, doc, a, where = model_from_files(cls, model_dir)
         genes, meta = doc.get('genes'), doc.get('parts')
         if not (isinstance(genes, list) and isinstance(meta, dict)): raise InputError(f"{where}: missing gene names or parts")
         part = lambda p: {k[len(p) + 2:]: v for k, v in a.items() if k.startswith(p + '__')}

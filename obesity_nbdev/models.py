@@ -17,7 +17,7 @@ from .programs import finalize_proportions
 # %% auto #0
 __all__ = ['FALLBACK_SCALE', 'MODELS', 'MODEL_MODULES', 'MODEL_JSON', 'MODEL_NPZ', 'pca_embed', 'pca_ridge_fit',
            'pca_ridge_predict', 'fallback_offset', 'register_model', 'get_model', 'save_model_files', 'read_model_json',
-           'load_model_files', 'load_model', 'PCARidge']
+           'load_model_files', 'model_from_files', 'load_model', 'PCARidge']
 
 # %% ../nbs/06_baseline.ipynb #9b36cade
 def pca_embed(Y:np.ndarray, # rows are embedded (samples) and columns are the features
@@ -152,6 +152,16 @@ def load_model_files(model_dir, # folder holding model.json and model.npz
     got = {k: tuple(v.shape) for k, v in arrays.items()}
     if want != got: raise InputError(f"{MODEL_NPZ} in {d}: arrays {got} do not match {MODEL_JSON} {want}")
     return doc, arrays
+
+def model_from_files(cls, # a model class with a `name` and keyword-only params
+                     model_dir, # folder holding model.json and model.npz
+                    )->tuple: # (the model made from the saved params, model.json contents, arrays, a label for errors)
+    "Read a model folder saved by `cls` and make the (unfitted) model from its params"
+    doc, arrays = load_model_files(model_dir, cls.name)
+    where = f"{MODEL_JSON} in {Path(model_dir)}"
+    try: m = cls(**doc['params'])
+    except (TypeError, ValueError) as e: raise InputError(f"{where}: invalid params ({e})") from None
+    return m, doc, arrays, where
 
 def load_model(model_dir, # folder holding model.json and model.npz
               ):
@@ -305,10 +315,7 @@ class PCARidge:
     def load(cls, model_dir, # folder holding model.npz and model.json
             ):
         "Load a model saved by `save`"
-        doc, a = load_model_files(model_dir, cls.name)
-        where = f"{MODEL_JSON} in {Path(model_dir)}"
-        try: m = cls(**doc['params'])
-        except (TypeError, ValueError) as e: raise InputError(f"{where}: invalid params ({e})") from None
+        m, doc, a, where = model_from_files(cls, model_dir)
         genes, train = doc.get('genes'), doc.get('train_perturbations')
         if not (isinstance(genes, list) and isinstance(train, list)): raise InputError(f"{where}: missing gene or perturbation names")
         need = {'G', 'W', 'b', 'noise_std'}
