@@ -6,23 +6,24 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/composed.html.md"""
 
 # %% ../nbs/07b_composed.ipynb #c7b0cede
 from __future__ import annotations
-import json
+import itertools, json
 from pathlib import Path
 import numpy as np, pandas as pd
 import anndata as ad
 from .core import *
 from .models import (PCARidge, register_model, save_model_files, model_from_files, MODEL_JSON, MODEL_NPZ,
                                   pca_embed, pca_ridge_fit, pca_ridge_predict, fallback_offset, _proportion_table)
-from .sampled import sample_pool, pool_cells
+from .sampled import sample_pool, sample_groups, pool_cells
 from .programs import finalize_proportions
 from .expand import _pert_rng
 
 # %% auto #0
 __all__ = ['SHRINK_GRID', 'FALLBACK_JITTER', 'EFFECTS', 'CELLS', 'FLOORS', 'PROPORTIONS', 'PRESETS', 'N', 'CLIP', 'COUNT',
            'FitData', 'register_effect', 'Effect', 'ControlMean', 'PerturbedMean', 'PCARidgeEffect',
-           'coexpression_basis', 'coexpression_profile', 'CoexpMix', 'SVDRidge', 'register_cells', 'count_shift',
-           'project_nonneg', 'ControlCells', 'PooledCells', 'register_proportions', 'MedianProportions',
-           'NCProportions', 'WeightedProportions', 'PCARidgeProportions', 'Composed', 'register_preset', 'list_models']
+           'coexpression_basis', 'coexpression_profile', 'CoexpMix', 'SVDRidge', 'Blend', 'register_cells',
+           'count_shift', 'project_nonneg', 'ControlCells', 'PooledCells', 'SimilarCells', 'register_proportions',
+           'MedianProportions', 'NCProportions', 'WeightedProportions', 'PCARidgeProportions', 'Composed',
+           'register_preset', 'list_models']
 
 # %% ../nbs/07b_composed.ipynb #2d140481
 class FitData:
@@ -31,6 +32,7 @@ class FitData:
                  *, control:str=CONTROL, # the control perturbation's name
                  ctrl_cells:np.ndarray|None=None, # real control cells x genes (float32)
                  pert_cells:np.ndarray|None=None, # real perturbed training cells x genes (float32)
+                 pert_labels=None, # the perturbation of each of `pert_cells` (when a cell model needs it)
                  proportions:pd.DataFrame|None=None, # program proportions by perturbation
                  ctrl_from_cells:bool=False, # the control mean is the mean of `ctrl_cells`, not the control row of `means`
                 ):
@@ -49,7 +51,7 @@ class FitData:
         n = means.obs['n_cells'].to_numpy(np.float64)[[perts.index(p) for p in self.perts]] if 'n_cells' in means.obs else np.ones(len(self.perts))
         self.n_cells = n
         self.centroid = n @ self.X / n.sum()
-        self.ctrl_cells, self.pert_cells = ctrl_cells, pert_cells
+        self.ctrl_cells, self.pert_cells, self.pert_labels = ctrl_cells, pert_cells, pert_labels
         self.proportions = None if proportions is None else _proportion_table(proportions)
 
     @property
@@ -163,6 +165,11 @@ class Effect:
         return self
     def _set(self, a, meta): pass
 
+    def describe(self)->str:
+        "Sentences for the method description: what the model does, then its shrinkage and fallback"
+        return self._core() + ' ' + self._shrink_text()
+    def _core(self)->str: return ''
+
     def _shrink_text(self):
         "Sentences on the shrinkage and the fallback (the fitted values when fitted, else the rule)"
         cv = f" chosen by a seeded {self.inner_folds}-fold cross-validation over the training perturbations (maximising the Pearson delta)"
@@ -215,11 +222,11 @@ class PCARidgeEffect(Effect):
         return out, ok
     def _arrays(self): return dict(G=self.G, W=self.W, b=self.b)
     def _set(self, a, meta): self.G, self.W, self.b = a['G'], a['W'], a['b']
-    def describe(self):
+    def _core(self):
         return (f"The mean profile of a target that is a measured gene comes from the quickstarter's linear model: a {self.n_components}-component PCA of the "
                 f"genes x perturbations matrix of training means embeds every gene, and a ridge-regularised bilinear map (lambda = {self.ridge:g}) links "
                 "the embedding of the target gene to the centred mean profile of the perturbation, following Ahlmann-Eltze, Huber and Anders (2024). "
-                + self._shrink_text())
+               ).strip()
 
 # %% ../nbs/07b_composed.ipynb #533b4855
 def coexpression_basis(cells:np.ndarray, # control cells x genes (log scale)
@@ -252,14 +259,15 @@ class CoexpMix(Effect):
         super().__init__(**kw); self.k, self.n_ctrl, self.power = int(k), int(n_ctrl), float(power)
     def _params(self): return dict(k=self.k, n_ctrl=self.n_ctrl, power=self.power)
     def _prepare(self, d):
-        if getattr(d, '_basis', None) is None:     # the control cells do not change in inner CV: one SVD
+        key = (self.k, self.n_ctrl, self.seed)
+        if key not in d.__dict__.setdefault('_bases', {}):     # the control cells do not change in inner CV: one SVD per setting
             if d.ctrl_cells is None: raise InputError(f"the {self.name!r} effect needs control cells")
             c = d.ctrl_cells
             if len(c) > self.n_ctrl: c = c[np.sort(np.random.default_rng(self.seed).choice(len(c), self.n_ctrl, replace=False))]
-            d._basis = coexpression_basis(c, k=self.k, seed=self.seed)
+            d._bases[key] = coexpression_basis(c, k=self.k, seed=self.seed)
     def _fit(self, d):
         self._prepare(d)
-        self.L, self.var = d._basis
+        self.L, self.var = d._bases[(self.k, self.n_ctrl, self.seed)]
         self.D = d.effects
         self.train = list(d.perts)
         gi = pd.Index(d.genes).get_indexer(pd.Index(d.perts))
@@ -291,14 +299,14 @@ class CoexpMix(Effect):
     def _set(self, a, meta):
         self.L, self.var, self.D, self.knockdown = a['L'], a['var'], a['D'], float(a['knockdown'][0])
         self.train = [str(p) for p in meta['train_perturbations']]
-    def describe(self):
+    def _core(self):
         return (f"The co-expression of genes is learned from single control cells: a seeded randomised SVD ({self.k} components) of up to "
                 f"{self.n_ctrl} centred control cells gives, for any measured gene, its co-expression profile, the regression slope of every gene on it "
                 "across control cells. A knockout is expected to remove what co-varies with its target, so each training perturbation's measured effect "
                 "(its mean minus the control mean) is weighted by how strongly it points against the target's co-expression profile (the negative part of "
                 f"their cosine{'' if self.power == 1 else f', to the power {self.power:g}'}). The predicted mean of a target that is a measured gene is the control "
                 "mean plus the weighted mean of the training effects, with the target's own expression lowered by the median knockdown of the training "
-                "knockouts of measured genes" + (f" ({self.knockdown:.3g} on the log scale). " if hasattr(self, 'knockdown') else ". ") + self._shrink_text())
+                "knockouts of measured genes" + (f" ({self.knockdown:.3g} on the log scale). " if hasattr(self, 'knockdown') else ". ")).strip()
 
 # %% ../nbs/07b_composed.ipynb #d3289ffb
 @register_effect('svdridge')
@@ -319,10 +327,90 @@ class SVDRidge(CoexpMix):
         return out, ok & bool(np.abs(self.B).sum())
     def _arrays(self): return super()._arrays() | dict(B=self.B)
     def _set(self, a, meta): super()._set(a, meta); self.B = a['B']
-    def describe(self):
+    def _core(self):
         return (f"Each gene is embedded by its row of a {self.k}-component randomised SVD of up to {self.n_ctrl} centred control cells (scaled by the "
                 f"gene's standard deviation), and a ridge regression (lambda = {self.ridge:g}) maps the embedding of a target gene to the effect of its knockout "
-                "(mean minus control mean), fitted on the training knockouts of measured genes. " + self._shrink_text())
+                "(mean minus control mean), fitted on the training knockouts of measured genes. ").strip()
+
+# %% ../nbs/07b_composed.ipynb #c7d331ca
+@register_effect('blend')
+class Blend(Effect):
+    "Weighted sum of the effects of several effect models, the weights chosen by inner CV"
+    def __init__(self, *, parts=('pcaridge', 'coexp'), # effect model names (EFFECTS)
+                 grid=SHRINK_GRID, # candidate weights of each part
+                 part_params:dict|None=None, # {part: parameters} passed to the parts
+                 w=None, # fixed weights, one per part (default: chosen by inner CV)
+                 **kw):
+        super().__init__(**(kw | dict(alpha=1.0)))    # the weights carry the scale
+        self.parts, self.grid, self.part_params = [str(p) for p in parts], [float(g) for g in grid], dict(part_params or {})
+        bad = [p for p in self.parts if p not in EFFECTS or p == 'blend']
+        if bad or not self.parts: raise InputError(f"blend parts must be effect models other than 'blend', not {bad or 'none'}")
+        if w is not None and len(w) != len(self.parts): raise InputError(f"blend: {len(w)} weights for {len(self.parts)} parts")
+        self.w_spec = None if w is None else [float(x) for x in w]
+        self.models = [EFFECTS[p](**(self.part_params.get(p, {}) | dict(alpha=1.0, beta=0.0, seed=self.seed))) for p in self.parts]
+        self.w = None
+    def _params(self): return dict(parts=self.parts, grid=self.grid, part_params=self.part_params, w=self.w_spec)
+    def _prepare(self, d):
+        for m in self.models: m._prepare(d)
+    def _effects(self, models, targets):
+        "Parts x targets x genes effects (0 where a part cannot place the target) and who is placed by any part"
+        E, placed = np.zeros((len(models), len(targets), len(self.ctrl))), np.zeros(len(targets), bool)
+        for j, m in enumerate(models):
+            raw, ok = m._raw(targets)
+            E[j, ok] = raw[ok] - self.ctrl; placed |= ok
+        return E, placed
+    def _fit_parts(self, models, d, centroid):
+        for m in models:
+            m.genes, m.control, m.ctrl, m.centroid, m.alpha, m.beta = d.genes, d.control, self.ctrl, centroid, 1.0, 0.0
+            m._fit(d)
+    def _inner_cv(self, d):
+        "Weights from `grid` (every combination) and the fallback's beta, by inner cross-validation"
+        combos = np.array(list(itertools.product(self.grid, repeat=len(self.parts))))
+        k, grid = min(self.inner_folds, len(d.perts)), np.asarray(SHRINK_GRID)
+        if k < 2:
+            self.w = np.array(self.w_spec or [1.0 / len(self.parts)] * len(self.parts)); self.beta = 0.0 if self.beta is None else self.beta
+            return
+        sa, sb, na = np.zeros(len(combos)), np.zeros(len(grid)), 0
+        for part in np.array_split(np.random.default_rng(self.seed).permutation(len(d.perts)), k):
+            held = [d.perts[i] for i in part]
+            inner = d.subset([p for p in d.perts if p not in set(held)])
+            subs = [type(m)(**m.params) for m in self.models]
+            self._fit_parts(subs, inner, inner.centroid)
+            E, placed = self._effects(subs, held)
+            true, c0 = d.X[[d.perts.index(p) for p in held]] - inner.centroid, d.ctrl - inner.centroid
+            if placed.any() and self.w_spec is None:
+                Ep, tp = E[:, placed], true[placed]
+                for j, w in enumerate(combos): sa[j] += _pearson_rows(tp, c0 + np.tensordot(w, Ep, 1)).sum()
+            for j, g in enumerate(grid): sb[j] += _pearson_rows(true, np.tile(c0 + g * (inner.centroid - d.ctrl), (len(held), 1))).sum()
+            na += int(placed.sum())
+        self.w = np.array(self.w_spec) if self.w_spec is not None else combos[np.argmax(sa)] if na else np.ones(len(self.parts))
+        if self.beta is None: self.beta = float(grid[np.argmax(sb)])
+    def _fit(self, d):
+        self._fit_parts(self.models, d, self.centroid)
+        if self.w is None: self.w = np.array(self.w_spec or [1.0] * len(self.parts))
+        self._set_train()
+    def _set_train(self): self.train = next((m.train for m in self.models if hasattr(m, 'train')), [])
+    def _raw(self, targets):
+        E, placed = self._effects(self.models, targets)
+        return self.ctrl + np.tensordot(self.w, E, 1), placed
+    def weights(self, targets):
+        "The similarity weights of the first part that has them"
+        return next((W for m in self.models if (W := m.weights(targets)) is not None), None)
+    def _arrays(self):
+        return dict(w=np.asarray(self.w, np.float64)) | {f'p{j}_{k}': v for j, m in enumerate(self.models) for k, v in m.arrays().items()}
+    def meta(self): return dict(parts=[m.meta() for m in self.models])
+    def _set(self, a, meta):
+        self.w = a['w']
+        for j, m in enumerate(self.models):
+            m.set_state(self.genes, self.control, {k[len(f'p{j}_'):]: v for k, v in a.items() if k.startswith(f'p{j}_')}, meta['parts'][j])
+        self._set_train()
+    def _core(self):
+        how = (f"weights {', '.join(f'{x:g}' for x in self.w)}" if self.w is not None else 'weights') + (
+            f" chosen among {', '.join(f'{g:g}' for g in self.grid)} for each model by a seeded {self.inner_folds}-fold cross-validation over the "
+            "training perturbations (maximising the Pearson delta)" if self.w_spec is None else '')
+        parts = ' '.join(f"Model {j + 1} ({self.parts[j]}{'' if self.w is None else f', weight {self.w[j]:g}'}): {m._core()}" for j, m in enumerate(self.models))
+        return (f"The predicted effect of a target (its mean minus the control mean) is a weighted sum of the effects of {len(self.models)} models, with "
+                f"{how}; a model that cannot place a target adds nothing. {parts}")
 
 # %% ../nbs/07b_composed.ipynb #4fdaac97
 CELLS = {}
@@ -411,6 +499,71 @@ class ControlCells:
 class PooledCells(ControlCells):
     "Real perturbed training cells moved to the predicted mean (the `sampled` model's cells)"
     source = 'perturbed'
+
+# %% ../nbs/07b_composed.ipynb #4170fee8
+@register_cells('similar')
+class SimilarCells(ControlCells):
+    "Cells of the training perturbations whose effects are most like the target's, moved to its predicted mean"
+    source = 'groups'
+    def __init__(self, *, per_pert:int=30, # cells kept per training perturbation (and of the control)
+                 top:int=5, # most similar training perturbations drawn from
+                 floor:str='none', # 'none', 'clip' or 'project'
+                 seed:int=0):
+        if floor == 'count': raise InputError("the 'similar' cell model has no 'count' floor: use 'none', 'clip' or 'project'")
+        if int(per_pert) < 2 or int(top) < 1: raise InputError(f"per_pert must be >= 2 and top >= 1, got {per_pert} and {top}")
+        super().__init__(n_pool=2, floor=floor, seed=seed)
+        self.per_pert, self.top = int(per_pert), int(top)
+    @property
+    def params(self): return dict(per_pert=self.per_pert, top=self.top, floor=self.floor, seed=self.seed)
+    def fit(self, d:FitData):
+        if d.pert_cells is None or d.pert_labels is None: raise InputError("the 'similar' cell model needs cells of each training perturbation and their names")
+        lab = np.asarray(d.pert_labels).astype(str)
+        self.groups = [p for p in [d.control] + d.perts if (lab == p).sum() >= 2]
+        if d.control not in self.groups: raise InputError(f"the 'similar' cell model needs at least 2 cells of the control {d.control!r}")
+        keep = np.isin(lab, self.groups)
+        self.pool, self.group = np.ascontiguousarray(d.pert_cells[keep], np.float32), pd.Index(self.groups).get_indexer(lab[keep])
+        X = dict(zip(d.perts, d.X))
+        self.ctrl = d.ctrl.astype(np.float32)
+        self.E = np.stack([np.zeros_like(d.ctrl) if p == d.control else X[p] - d.ctrl for p in self.groups]).astype(np.float32)
+        self.gmean = np.stack([self.pool[self.group == g].mean(0) for g in range(len(self.groups))])
+        return self
+    def cells(self, means:np.ndarray, names, *, n_cells:int=N_CELLS, seed:int=0, cols=None)->np.ndarray:
+        "`n_cells` cells per row of `means` (over the columns `cols`, default all)"
+        sel = (lambda a: a) if cols is None else (lambda a: np.ascontiguousarray(a[:, cols]))
+        pool, E, gm, ctrl = sel(self.pool), sel(self.E[1:]), sel(self.gmean), (self.ctrl if cols is None else self.ctrl[cols])
+        members = [np.flatnonzero(self.group == g) for g in range(len(self.groups))]
+        En = np.linalg.norm(E, axis=1)
+        out = np.empty((len(names) * n_cells, pool.shape[1]), np.float32)
+        for i, name in enumerate(names):
+            mu = np.asarray(means[i], np.float32)
+            e = mu - ctrl
+            den = En * np.linalg.norm(e)
+            cos = np.where(den > 0, E @ e / np.where(den > 0, den, 1), 0.0)
+            best = np.argsort(-cos, kind='stable')[:self.top]
+            best, w = best[cos[best] > 0] + 1, cos[best][cos[best] > 0]         # +1: group 0 is the control
+            if not len(best): best, w = np.array([0]), np.array([1.0])
+            rng = _pert_rng(seed, name)
+            j = np.concatenate([rng.choice(members[g], size=c, replace=c > len(members[g])) for g, c in zip(best, rng.multinomial(n_cells, w / w.sum())) if c])
+            blk = out[i*n_cells:(i+1)*n_cells]
+            np.subtract(pool[j], gm[self.group[j]], out=blk)
+            blk += mu - blk.mean(0)
+            if self.floor == 'clip': np.maximum(blk, 0, out=blk)
+            elif self.floor == 'project': blk[:] = project_nonneg(blk, mu)
+        return out
+    def arrays(self): return dict(pool=self.pool, group=self.group, E=self.E, gmean=self.gmean, ctrl=self.ctrl)
+    def meta(self): return dict(groups=self.groups)
+    def set_state(self, a, meta):
+        self.pool, self.group, self.E, self.gmean, self.ctrl = a['pool'], a['group'], a['E'], a['gmean'], a['ctrl']
+        self.groups = [str(g) for g in meta['groups']]
+        return self
+    def describe(self):
+        fl = {'none': '', 'clip': ' Values that the shift makes negative are set to zero.',
+              'project': " Values that the shift makes negative are set to zero and the amount this adds is taken back from the gene's positive values, so the cells still average to the predicted mean."}[self.floor]
+        return (f"The 100 cells of a target are real cells: up to {self.per_pert} cells of every training perturbation and of the control are drawn once with a "
+                f"fixed seed and stored in the model. For each target, the {self.top} training perturbations whose measured effects (mean minus control mean) "
+                "have the highest positive cosine similarity with the target's predicted effect supply its 100 cells, in proportion to that similarity "
+                "(seeded by the target's name; control cells when no effect is similar); each drawn cell has its own perturbation's mean removed, and the draw is "
+                "moved to the target's predicted mean, keeping the spread, sparsity and gene-gene covariance of the cells of similar knockouts." + fl)
 
 # %% ../nbs/07b_composed.ipynb #a5a5eec7
 PROPORTIONS = {}
@@ -509,6 +662,8 @@ class PCARidgeProportions(MedianProportions):
 # %% ../nbs/07b_composed.ipynb #68949e26
 _WHY = dict(   # the rationale sentence of each part, for the method description
     effect=dict(
+        blend="Which way of transferring measured effects works best differs between screens, so the models are blended with weights chosen by cross-validation "
+              "over the training perturbations, which can also drop a model or shrink the blend toward the control mean.",
         coexp="Knocking a gene down removes what co-varies with it, and single control cells show that co-variation without any perturbation data; "
               "borrowing measured effects from training perturbations that point against the target's co-expression uses the screen's own knockouts as building blocks.",
         pcaridge="The quickstarter's PCA-ridge map places a target among the training perturbations by the embedding of its gene in the training means, "
@@ -518,6 +673,7 @@ _WHY = dict(   # the rationale sentence of each part, for the method description
         control="Predicting the control mean is the reference that a perturbation model has to beat.",
         perturbed="Predicting the mean training perturbation is a reference with no target-specific information."),
     cells=dict(
+        similar="Cells of knockouts with similar effects carry the mixture of programs such a knockout produces, which the distributional metric compares.",
         control="Real control cells keep the sparsity, spread and gene-gene covariance of measured cells, which the distributional metric rewards.",
         pooled="Real training cells keep the sparsity, spread and gene-gene covariance of measured cells, which the distributional metric rewards."),
     props=dict(
@@ -569,8 +725,10 @@ class Composed:
         genes = [str(g) for g in means.var_names]
         perts = [str(p) for p in means.obs_names]
         ctrl = sample_pool(cells, [self.control], n=self.spec['n_ctrl_cells'], genes=genes, seed=self.seed)
-        pert = sample_pool(cells, [p for p in perts if p != self.control], n=self.cell_model.n_pool, genes=genes, seed=self.seed) if self.cell_model.source == 'perturbed' else None
-        d = FitData(means, control=self.control, ctrl_cells=ctrl, pert_cells=pert, proportions=proportions, ctrl_from_cells=self.spec['ctrl_mean'] == 'cells')
+        pert = labels = None
+        if self.cell_model.source == 'perturbed': pert = sample_pool(cells, [p for p in perts if p != self.control], n=self.cell_model.n_pool, genes=genes, seed=self.seed)
+        if self.cell_model.source == 'groups': pert, labels = sample_groups(cells, perts, n=self.cell_model.per_pert, genes=genes, seed=self.seed)
+        d = FitData(means, control=self.control, ctrl_cells=ctrl, pert_cells=pert, pert_labels=labels, proportions=proportions, ctrl_from_cells=self.spec['ctrl_mean'] == 'cells')
         self.effect.fit(d); self.cell_model.fit(d); self.prop_model.fit(d, self.effect)
         self.genes, self.train_perturbations = genes, d.perts
         n_out = sum(p not in set(genes) for p in d.perts)
@@ -635,7 +793,7 @@ class Composed:
         why = ("Cross-validation over held-out training perturbations, scored with the platform's three metrics against the control mean, the perturbed mean, "
                "the quickstarter's baseline and a noise ceiling, showed that most single-gene knockouts move the transcriptome only a little, so that the control "
                "mean is a strong prediction of their mean profile and a model must beat it to be useful. "
-               + _WHY['effect'].get(self.spec['effect'], '') + ' '
+               + ' '.join(_WHY['effect'][e] for e in [self.spec['effect']] + list(getattr(self.effect, 'parts', []))) + ' '
                + ("Shrinking toward the control mean keeps the prediction close to what is certain when the evidence is weak. " if self.spec['effect'] not in ('control', 'perturbed') else '')
                + _WHY['cells'].get(self.spec['cells'], '') + ' ' + _WHY['props'].get(self.spec['props'], ''))
         data = ("The model is trained only on the challenge's training file obesity_challenge_1.h5ad, using its log-normalised expression matrix X and the perturbation labels in obs['gene']. "

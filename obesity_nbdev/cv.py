@@ -188,8 +188,11 @@ def cross_validate(data_dir, # a data folder in the competition layout
         codes = folder.obs[PERT_KEY].astype(str).to_numpy()
         r2 = np.random.default_rng(seed + 1)
         ctrl = np.flatnonzero(codes == CONTROL)
-        pick = np.sort(np.r_[r2.choice(ctrl, min(n_ctrl, len(ctrl)), replace=False),
-                             r2.choice(np.flatnonzero(codes != CONTROL), min(2 * n_pool, int((codes != CONTROL).sum())), replace=False)])
+        pick = np.r_[r2.choice(ctrl, min(n_ctrl, len(ctrl)), replace=False),
+                     r2.choice(np.flatnonzero(codes != CONTROL), min(2 * n_pool, int((codes != CONTROL).sum())), replace=False)]
+        per = max(getattr(getattr(m, 'cell_model', None), 'per_pert', 0) for m in uses)      # cell models that keep cells of every perturbation
+        if per: pick = np.r_[pick, np.concatenate([r2.choice(r, min(per, len(r)), replace=False) for p in perts if len(r := np.flatnonzero(codes == p))])]
+        pick = np.unique(pick)
         cand = ad.AnnData(X=read_rows(folder.train, pick).astype(np.float32), obs=pd.DataFrame({PERT_KEY: codes[pick]}, index=pick.astype(str)), var=pd.DataFrame(index=var))
     rows, seconds = [], {}
     def add(label, k, held, pm, pc, l1):

@@ -16,7 +16,7 @@ from .expand import _pert_rng
 from .programs import finalize_proportions
 
 # %% auto #0
-__all__ = ['POOLS', 'sample_pool', 'pool_cells', 'SampledCells']
+__all__ = ['POOLS', 'sample_pool', 'sample_groups', 'pool_cells', 'SampledCells']
 
 # %% ../nbs/07a_sampled.ipynb #d7c1071d
 def _cell_source(cells, pert_key):
@@ -51,6 +51,25 @@ def sample_pool(cells, # training cells: an h5ad path or an in-memory AnnData wi
     if len(rows) == 0: raise InputError(f"{name}: no cells of the requested perturbations in obs[{pert_key!r}]")
     pick = np.sort(np.random.default_rng(seed).choice(rows, size=min(int(n), len(rows)), replace=False))
     return np.asarray(rd(pick, cols), np.float32)
+
+# %% ../nbs/07a_sampled.ipynb #289a692b
+def sample_groups(cells, # training cells: an h5ad path or an in-memory AnnData with obs[pert_key]
+                  perturbations, # perturbations whose cells are drawn
+                  *, n:int=30, # cells per perturbation (all of them when it has fewer)
+                  genes=None, # gene names (columns), in order; default: all
+                  pert_key:str=PERT_KEY,
+                  seed:int=0,
+                 )->tuple[np.ndarray, np.ndarray]: # cells x genes (float32, file order) and each cell's perturbation
+    "Up to `n` seeded cells of each of `perturbations`, with their perturbation names"
+    obs, var, name, rd = _cell_source(cells, pert_key)
+    genes = list(var) if genes is None else [str(g) for g in genes]
+    cols = var.get_indexer(genes)
+    if (cols < 0).any(): raise InputError(f"{name}: gene {genes[int(np.flatnonzero(cols < 0)[0])]!r} not found in var names")
+    codes, rng = obs[pert_key].astype(str).to_numpy(), np.random.default_rng(seed)
+    rows = [rng.choice(r, size=min(int(n), len(r)), replace=False) for p in map(str, perturbations) if len(r := np.flatnonzero(codes == p))]
+    if not rows: raise InputError(f"{name}: no cells of the requested perturbations in obs[{pert_key!r}]")
+    rows = np.sort(np.concatenate(rows))
+    return np.asarray(rd(rows, cols), np.float32), codes[rows]
 
 # %% ../nbs/07a_sampled.ipynb #6fb3b508
 def pool_cells(pool:np.ndarray, # pool cells x genes (float32)
