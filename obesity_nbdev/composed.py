@@ -18,7 +18,7 @@ from .programs import finalize_proportions
 from .expand import _pert_rng
 
 # %% auto #0
-__all__ = ['SHRINK_GRID', 'FALLBACK_JITTER', 'EFFECTS', 'CELLS', 'FLOORS', 'PROPORTIONS', 'PRESETS', 'N', 'CLIP', 'COUNT',
+__all__ = ['SHRINK_GRID', 'FALLBACK_JITTER', 'EFFECTS', 'CELLS', 'FLOORS', 'PROPORTIONS', 'PRESETS', 'N', 'CLIP', 'COUNT', 'B3',
            'FitData', 'register_effect', 'Effect', 'ControlMean', 'PerturbedMean', 'PCARidgeEffect',
            'coexpression_basis', 'coexpression_profile', 'CoexpMix', 'SVDRidge', 'Blend', 'register_cells',
            'count_shift', 'project_nonneg', 'ControlCells', 'PooledCells', 'SimilarCells', 'register_proportions',
@@ -855,6 +855,10 @@ register_preset('coexp_half_count', 'coexp_half with cells shifted in count spac
 register_preset('coexp_half_project', 'coexp_half with negative values projected away (never negative, mean kept)', effect='coexp', cells='control', props='median', cells_params=dict(floor='project'), effect_params=dict(alpha=0.5))
 register_preset('coexp_weighted', 'coexp_half with similarity-weighted proportions', effect='coexp', cells='control', props='weighted', cells_params=N, effect_params=dict(alpha=0.5))
 register_preset('svdridge', 'ridge over single-cell co-expression embeddings (shrunk by inner CV), control cells', effect='svdridge', cells='control', props='median', cells_params=N)
+B3 = dict(parts=('pcaridge', 'coexp', 'svdridge'), grid=(0, 0.25, 0.5, 0.75, 1.0))
+register_preset('blend', 'PCA-ridge and co-expression effects blended, weights by inner CV, control cells, PCA-ridge proportions', effect='blend', cells='control', props='pcaridge', cells_params=N)
+register_preset('blend3', 'PCA-ridge, co-expression mixing and co-expression ridge blended, weights by inner CV, control cells, PCA-ridge proportions', effect='blend', cells='control', props='pcaridge', cells_params=N, effect_params=B3)
+register_preset('blend3_similar', 'blend3 with the cells of the most similar training perturbations', effect='blend', cells='similar', props='pcaridge', effect_params=B3)
 
 # %% ../nbs/07b_composed.ipynb #08d9f59f
 def list_models()->str:
