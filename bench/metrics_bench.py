@@ -14,13 +14,13 @@ from obesity_nbdev.metrics import mmd_batch, mmd_reference
 
 N_PERTS, N_CELLS, N_GENES, N_REF = 2863, 100, 1000, 50
 
-def make_data(seed=0):
-    "True and predicted cells, perturbations x cells x genes, log-expression-like (gamma means + noise, >= 0)"
+def make_data(seed=0, n_perts=N_PERTS):
+    "True and predicted cells, perturbations x cells x genes, log-expression-like (gamma means + noise, >= 0); the first `n_perts`"
     rng = np.random.default_rng(seed)
     base = rng.gamma(2.0, 0.5, size=N_GENES).astype(np.float32)
-    T = np.empty((N_PERTS, N_CELLS, N_GENES), np.float32)
+    T = np.empty((n_perts, N_CELLS, N_GENES), np.float32)
     P = np.empty_like(T)
-    for i in range(N_PERTS):
+    for i in range(n_perts):
         shift = rng.normal(0, 0.3, size=N_GENES).astype(np.float32)
         T[i] = np.clip(base + shift + rng.normal(0, 0.6, size=(N_CELLS, N_GENES)), 0, None)
         P[i] = np.clip(base + 0.5 * shift + rng.normal(0, 0.6, size=(N_CELLS, N_GENES)), 0, None)

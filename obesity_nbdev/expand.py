@@ -122,7 +122,7 @@ def write_prediction(path, # the .h5ad file to write (usually `prediction.h5ad`)
                      quiet:bool=False, # no progress bar
                      disk_free:int|None=None, # override the measured free disk bytes (resource guard)
                      ram_free:int|None=None, # override the measured available memory bytes (resource guard)
-                     cells_fn=None, # list of names -> their cells, (names * n_cells) x genes; replaces `predict_fn` and the noise
+                     cells_fn=None, # list of names -> their cells, (names * n_cells) x genes; replaces `predict_fn` and the noise (may run on several threads at once)
                     )->Path:
     "Stream `n_cells` cells per perturbation into an h5ad file, a chunk of perturbations at a time"
     path = Path(path)
@@ -143,7 +143,7 @@ def write_prediction(path, # the .h5ad file to write (usually `prediction.h5ad`)
     def make(k):
         s, e = chunks[k]
         if cells_fn is not None:
-            with lock: c = np.asarray(cells_fn(perts[s:e]), np.float32)
+            c = np.asarray(cells_fn(perts[s:e]), np.float32)     # no lock: making cells is most of the work, and it runs on every thread
             if c.shape != ((e - s) * n_cells, n_genes): raise InputError(f"cells_fn returned shape {c.shape}, expected {((e - s) * n_cells, n_genes)}")
             if not np.isfinite(c).all(): raise InputError(f"cells_fn: cells not finite for perturbations {', '.join(perts[s:e][:10])}")
             return c

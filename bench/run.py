@@ -1,0 +1,369 @@
+"""All benchmarks in one run, side by side: each step against the quickstarter's way and the machine's limit.
+
+Builds the synthetic `small` screen once into --work (reused when already there; `--full` adds the `full`
+screen), then runs every case in its own subprocess and reads its wall time, CPU time (user + system) and
+peak RSS (ru_maxrss from os.wait4). Cases that write files are followed by a timed os.sync(), counted in
+their wall time. Steps:
+
+  aggregation  per-perturbation means of the training file (first 300 cells of each, as both pipelines do):
+               the quickstarter's slicing of a backed AnnData, ours (obesity_nbdev.aggregate), and one raw
+               sequential h5py read of X's datasets (the disk / page-cache limit; the file is read once
+               beforehand, untimed, so that every case sees a warm page cache)
+  train        `obesity-nbdev train` of the default model and of the baseline (on `full` too with --full)
+  infer        `obesity-nbdev infer --all` (286,300 x 10,238 float32) of both trained models; the
+               quickstarter's in-RAM and temporary-HDF5 writers (bench/infer_bench.py cases b, c, on
+               --qs-perts perturbations, times scaled linearly to all of them and marked so); a raw h5py
+               write of the same bytes with fsync (case d, the limit)
+  scoring      MMD of 2,863 perturbations x 100 cells x 1,000 genes (bench/metrics_bench.py's data): the
+               quickstarter's MMD on its first --qs-mmd perturbations, extrapolated linearly; ours
+               (metrics.mmd_batch) on all
+  cv           `obesity-nbdev cv` of the default model and of the baseline, 5 folds, on `small`
+
+Writes BENCHMARKS.md (machine, date, load average before and after, the table, the ratios and targets)
+and bench/results/bench.json. Usage:
+
+  python bench/run.py [--work bench/work] [--full] [--steps aggregation,train,infer,scoring,cv]
+"""
+from __future__ import annotations
+import argparse, datetime, json, os, platform, shutil, subprocess, sys, tempfile, time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+STEPS = ('aggregation', 'train', 'infer', 'scoring', 'cv')
+TRAIN = 'obesity_challenge_1.h5ad'
+GB = 1e9
+
+
+# ---------------------------------------------------------------- measuring a subprocess
+def measure_cmd(cmd, *, sync=False, env=None, cwd=None):
+    "Run `cmd`; wall s (plus a timed os.sync() when `sync`), CPU s of the child, its peak RSS in MB, and its stdout"
+    t0 = time.perf_counter()
+    p = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, text=True, env=env, cwd=cwd)
+    out = p.stdout.read()                     # read before waiting: a full pipe must not block the child
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.stdout.close(); p.returncode = os.waitstatus_to_exitcode(status)
+    sync_s = 0.0
+    if sync: ts = time.perf_counter(); os.sync(); sync_s = time.perf_counter() - ts
+    if p.returncode != 0: raise SystemExit(f"failed with exit code {p.returncode}: {' '.join(map(str, cmd))}")
+    return dict(wall_s=round(wall + sync_s, 2), sync_s=round(sync_s, 2), cpu_s=round(ru.ru_utime + ru.ru_stime, 2),
+                peak_rss_mb=round(ru.ru_maxrss / 1024), stdout=out)
+
+
+def _last_json(stdout): return json.loads(stdout.strip().splitlines()[-1])
+
+
+def cli(*args): return [Path(sys.executable).parent/'obesity-nbdev', *args]
+
+
+def child(name, *args): return [sys.executable, Path(__file__).resolve(), '--child', name, *args]
+
+
+# ---------------------------------------------------------------- child cases (run as `run.py --child NAME ...`)
+def qs_perturbation_means(adata_train, gene_col='gene', n_cells_per_perturbation=None):
+    "The quickstarter's compute_perturbation_means (genes x perturbations DataFrame), transcribed without its progress bar"
+    import numpy as np, pandas as pd
+    perturbations = adata_train.obs[gene_col].astype('category')
+    perturbation_means = {}
+    for pert in perturbations.cat.categories:
+        pert_mask = perturbations == pert
+        if pert_mask.sum() == 0: continue
+        if n_cells_per_perturbation is not None:
+            idx = adata_train.obs.loc[pert_mask].head(n_cells_per_perturbation).index
+            X_pert = adata_train[idx].X
+        else:
+            X_pert = adata_train[pert_mask].X
+        perturbation_means[pert] = np.asarray(X_pert.mean(axis=0)).ravel()
+    return pd.DataFrame(perturbation_means, index=adata_train.var_names)
+
+
+def raw_read(path, block_bytes=64 * 2**20):
+    "Read every dataset under X of an h5ad file once, sequentially, in blocks into one buffer; bytes read"
+    import numpy as np, h5py
+    total = 0
+    with h5py.File(path, 'r') as f:
+        e = f['X']
+        dsets = [e[k] for k in ('data', 'indices', 'indptr')] if isinstance(e, h5py.Group) else [e]
+        for d in dsets:
+            if d.ndim == 1:
+                step = max(1, block_bytes // d.dtype.itemsize)
+                buf = np.empty(step, d.dtype)
+                for s in range(0, d.shape[0], step):
+                    n = min(step, d.shape[0] - s)
+                    d.read_direct(buf, np.s_[s:s + n], np.s_[:n])
+            else:
+                step = max(1, block_bytes // (d.dtype.itemsize * d.shape[1]))
+                buf = np.empty((step, d.shape[1]), d.dtype)
+                for s in range(0, d.shape[0], step):
+                    n = min(step, d.shape[0] - s)
+                    d.read_direct(buf, np.s_[s:s + n], np.s_[:n])
+            total += d.size * d.dtype.itemsize
+    return total
+
+
+def run_child(name, args):
+    "One case, in this process; prints a JSON line with the seconds spent inside (after imports) and any figures"
+    import numpy as np
+    t0 = time.perf_counter(); c0 = time.process_time(); res = {}
+    if name == 'agg-qs':
+        import anndata as ad
+        a = ad.read_h5ad(args[0], backed='r')
+        Y = qs_perturbation_means(a, n_cells_per_perturbation=int(args[1]))
+        res['shape'] = list(Y.shape)
+    elif name == 'agg-ours':
+        from obesity_nbdev.aggregate import aggregate
+        m = aggregate(args[0], max_cells=int(args[1]), quiet=True)
+        res['shape'] = list(m.shape)
+    elif name == 'raw-read':
+        res['bytes'] = raw_read(args[0])
+    elif name in ('mmd-qs', 'mmd-ours'):
+        import metrics_bench as mb
+        from obesity_nbdev.metrics import mmd_batch, mmd_reference
+        n = int(args[0])
+        T, P = mb.make_data(n_perts=n)           # the same seeded data: the first n perturbations of the full set
+        t0 = time.perf_counter(); c0 = time.process_time()
+        if name == 'mmd-qs': v = np.array([mmd_reference(T[i].astype(np.float64), P[i].astype(np.float64)) for i in range(n)])
+        else: v = mmd_batch(T, P).per_perturbation.to_numpy()
+        res['mmd_first'] = [float(x) for x in v[:int(args[1])]]
+    else: raise SystemExit(f"unknown child case {name!r}")
+    res.update(inner_s=time.perf_counter() - t0, inner_cpu_s=time.process_time() - c0)
+    print(json.dumps(res))
+
+
+# ---------------------------------------------------------------- the screens
+def screen(work, scale, quiet):
+    "The synthetic screen `scale` in `work/scale`, built unless complete there; (folder, seconds to build or None)"
+    from obesity_nbdev.synth import make_screen
+    d = Path(work)/scale
+    need = [TRAIN, 'obesity_challenge_1_local_gtruth.h5ad', 'predict_perturbations.txt', 'genes_to_predict.txt', 'program_proportion.csv']
+    if all((d/n).exists() for n in need): return d, None
+    print(f"building the synthetic {scale} screen in {d} ...", file=sys.stderr, flush=True)
+    if d.exists(): shutil.rmtree(d)
+    t = time.perf_counter(); make_screen(d, scale=scale, seed=0, quiet=quiet)
+    return d, round(time.perf_counter() - t, 1)
+
+
+def _shape(path):
+    import h5py
+    with h5py.File(path, 'r') as f:
+        e = f['X']; return [int(s) for s in (e.attrs['shape'] if 'shape' in e.attrs else e.shape)]
+
+
+def _n_lines(path): return sum(1 for l in Path(path).read_text().splitlines() if l.strip())
+
+
+# ---------------------------------------------------------------- the steps
+class Bench:
+    def __init__(self, a):
+        self.a, self.rows, self.scratch = a, [], Path(tempfile.mkdtemp(prefix='scratch_', dir=a.work))
+
+    def row(self, step, case, label, m, **kw):
+        r = dict(step=step, case=case, label=label, **{k: v for k, v in m.items() if k != 'stdout'}, **kw)
+        self.rows.append(r)
+        print(f"  {step:<12}{case:<22}{r['wall_s']:>9.1f} s wall {r['cpu_s']:>9.1f} s CPU {r['peak_rss_mb']:>7,} MB"
+              + (f"  ({r['note']})" if r.get('note') else ''), file=sys.stderr, flush=True)
+        return r
+
+    def say(self, s): print(s, file=sys.stderr, flush=True)
+
+    def aggregation(self, data, scale):
+        train = data/TRAIN
+        self.say(f"aggregation on {scale} ({train.stat().st_size / GB:.2f} GB) ...")
+        measure_cmd(child('raw-read', train))                       # warm the page cache, untimed
+        m = measure_cmd(child('raw-read', train))
+        j = _last_json(m['stdout'])
+        self.row('aggregation', f'raw-read/{scale}', 'one sequential h5py read of X (the limit)', m,
+                 bytes=j['bytes'], inner_s=round(j['inner_s'], 2), scale=scale)
+        m = measure_cmd(child('agg-qs', train, 300))
+        self.row('aggregation', f'quickstarter/{scale}', 'quickstarter: per-perturbation slicing of a backed AnnData', m,
+                 inner_s=round(_last_json(m['stdout'])['inner_s'], 2), scale=scale)
+        m = measure_cmd(child('agg-ours', train, 300))
+        self.row('aggregation', f'ours/{scale}', 'ours: obesity_nbdev.aggregate, one streaming pass', m,
+                 inner_s=round(_last_json(m['stdout'])['inner_s'], 2), scale=scale)
+
+    def train(self, data, scale):
+        self.say(f"train on {scale} ...")
+        for model in (self.a.model, 'baseline'):
+            d = self.scratch/f'model_{model}_{scale}'
+            m = measure_cmd(cli('train', '--data', data, '--model-dir', d, '--model', model, '--quiet'))
+            self.row('train', f'{model}/{scale}', f'obesity-nbdev train --model {model}', m, scale=scale)
+
+    def infer(self, data):
+        import infer_bench
+        perts, genes = _n_lines(data/'predict_perturbations.txt'), _n_lines(data/'genes_to_predict.txt')
+        self.say(f"infer --all: {perts:,} x 100 cells x {genes:,} genes ({perts * 100 * genes * 4 / GB:.1f} GB) ...")
+        for model in (self.a.model, 'baseline'):
+            md = self.scratch/f'model_{model}_small'
+            if not md.exists(): measure_cmd(cli('train', '--data', data, '--model-dir', md, '--model', model, '--quiet'))
+            out = self.scratch/'pred'
+            m = measure_cmd(cli('infer', '--data', data, '--model-dir', md, '--out', out, '--all', '--quiet'), sync=True)
+            size = (out/'prediction.h5ad').stat().st_size
+            shutil.rmtree(out)
+            self.row('infer', f'ours/{model}', f'obesity-nbdev infer --all, {model} model', m, file_bytes=size)
+        for case, n in (('d', perts), ('b', self.a.qs_perts), ('c', self.a.qs_perts)):
+            out = self.scratch/f'infer_{case}'/'prediction.h5ad'; out.parent.mkdir()
+            m = measure_cmd([sys.executable, HERE/'infer_bench.py', '--run', case, '--out', out, '--perts', n, '--genes', genes, '--cells', 100], sync=True)
+            shutil.rmtree(out.parent)
+            name = {'d': 'raw-write', 'b': 'quickstarter-ram', 'c': 'quickstarter-h5tmp'}[case]
+            kw = dict(label=infer_bench.LABELS[case] + ('' if case == 'd' else ' (bench/infer_bench.py)'))
+            if n != perts:
+                f = perts / n
+                kw['note'] = f"measured on {n:,} perturbations, wall and CPU x {f:.2f}: extrapolated"
+                m = dict(m, wall_s=round(m['wall_s'] * f, 1), cpu_s=round(m['cpu_s'] * f, 1), measured_wall_s=m['wall_s'],
+                         measured_cpu_s=m['cpu_s'], measured_perts=n)
+                if case == 'b': kw['note'] += '; peak RSS grows with the perturbations (X is held in RAM): ' \
+                                             f"about {perts * 100 * genes * 4 / 2**20:,.0f} MB for all"
+            self.row('infer', name, m=m, **kw)
+
+    def scoring(self):
+        n, k = 2863, self.a.qs_mmd
+        self.say(f"scoring: MMD of {n:,} perturbations x 100 cells x 1,000 genes ...")
+        m = measure_cmd(child('mmd-qs', k, k)); j = _last_json(m['stdout'])
+        f = n / k
+        self.row('scoring', 'quickstarter', 'quickstarter broadcast MMD (metrics.mmd_reference)',
+                 dict(m, wall_s=round(j['inner_s'] * f, 1), cpu_s=round(j['inner_cpu_s'] * f, 1)),
+                 note=f"timed inside on the first {k} perturbations, x {f:.1f}: extrapolated", measured_inner_s=round(j['inner_s'], 2))
+        ref = j['mmd_first']
+        m = measure_cmd(child('mmd-ours', n, k)); j2 = _last_json(m['stdout'])
+        rel = max(abs(a - b) / abs(b) for a, b in zip(j2['mmd_first'], ref))
+        self.row('scoring', 'ours', 'ours: metrics.mmd_batch',
+                 dict(m, wall_s=round(j2['inner_s'], 2), cpu_s=round(j2['inner_cpu_s'], 2)),
+                 note=f"timed inside; equal to the quickstarter's on the common {k} to {rel:.1e} relative", max_rel_diff=rel)
+
+    def cv(self, data):
+        self.say("cv, 5 folds, on small ...")
+        for model in (self.a.model, 'baseline'):
+            m = measure_cmd(cli('cv', '--data', data, '--models', model, '--folds', 5, '--no-references', '--quiet'))
+            self.row('cv', model, f'obesity-nbdev cv --models {model} --folds 5 --no-references', m)
+
+
+# ---------------------------------------------------------------- report
+def machine():
+    import numpy, h5py, psutil
+    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
+    return dict(cpu=cpu, cpus=os.cpu_count(), mem_gb=round(psutil.virtual_memory().total / GB, 1),
+                python=platform.python_version(), numpy=numpy.__version__, h5py=h5py.__version__, platform=platform.platform())
+
+
+def _get(rows, case): return next((r for r in rows if r['case'] == case), None)
+
+
+def targets(rows, model):
+    "Each target of issue 15, part 2, as (name, ratio text, met) from this run's rows"
+    out = []
+    def ratio(a, b, k='wall_s'): return None if a is None or b is None else a[k] / b[k]
+    def both(a, b): return f"{ratio(a, b):.2f}x wall ({ratio(a, b, 'cpu_s'):.2f}x CPU)"
+    def gb(r): return f"{r['peak_rss_mb'] * 2**20 / GB:.2f} GB ({r['peak_rss_mb']:,} MiB)"
+    qs, ours, raw = (_get(rows, f'{c}/small') for c in ('quickstarter', 'ours', 'raw-read'))
+    if ours:
+        s, r = ratio(qs, ours), ratio(ours, raw)
+        out.append(dict(target='aggregation (small) >= 4x faster than the quickstarter', value=both(qs, ours), met=s >= 4))
+        out.append(dict(target='aggregation (small) peak RSS <= 0.5 GB', value=gb(ours), met=ours['peak_rss_mb'] * 2**20 <= 0.5 * GB))
+        out.append(dict(target='aggregation (small) <= 1.5x the raw read', value=both(ours, raw), met=r <= 1.5))
+    tr, rawf = _get(rows, f'{model}/full'), _get(rows, 'raw-read/full')
+    if tr and rawf:
+        r = ratio(tr, rawf)
+        out.append(dict(target=f'train ({model}) on full within 2x the raw read of its X', value=both(tr, rawf), met=r <= 2))
+    inf, raww = _get(rows, f'ours/{model}'), _get(rows, 'raw-write')
+    if inf and raww:
+        r = ratio(inf, raww)
+        out.append(dict(target=f'infer --all ({model}) within 1.5x the raw write', value=both(inf, raww), met=r <= 1.5))
+        out.append(dict(target=f'infer --all ({model}) peak RSS <= 1 GB', value=gb(inf), met=inf['peak_rss_mb'] * 2**20 <= GB))
+    b = _get(rows, 'ours/baseline')
+    if b and raww:
+        r = ratio(b, raww)
+        out.append(dict(target='infer --all (baseline, Gaussian cells) within 1.5x the raw write', value=both(b, raww), met=r <= 1.5))
+    sq, so = _get(rows, 'quickstarter'), _get(rows, 'ours')
+    if sq and so:
+        s = ratio(sq, so)
+        out.append(dict(target="scoring >= 50x faster than the quickstarter's MMD", value=both(sq, so), met=s >= 50))
+    return out
+
+
+def markdown(res):
+    L = ["# Benchmarks", "",
+         "Written by `python bench/run.py" + (" --full" if res['args']['full'] else "") + "` (figures also in `bench/results/bench.json`). "
+         "Every case ran in its own subprocess, one after the other, in one run: wall time (with a timed `os.sync()` after the cases "
+         "that write a file), CPU time (user + system) and peak RSS (`ru_maxrss`) of the subprocess. The machine is shared: "
+         "the load average is that of the whole machine.", "",
+         f"- date: {res['date']} (run took {res['run_s'] / 60:.1f} min)",
+         f"- machine: {res['machine']['cpu']}, {res['machine']['cpus']} cores, {res['machine']['mem_gb']} GB RAM; "
+         f"Python {res['machine']['python']}, numpy {res['machine']['numpy']}, h5py {res['machine']['h5py']}",
+         f"- load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in res['load_before'])}; "
+         f"after: {', '.join(f'{x:.2f}' for x in res['load_after'])}"]
+    for s in res['screens']:
+        L.append(f"- screen `{s['scale']}`: training file {s['train_shape'][0]:,} x {s['train_shape'][1]:,}, {s['train_gb']:.2f} GB "
+                 + ("(reused from the work folder)" if s['build_s'] is None else f"(built in {s['build_s']:.0f} s)"))
+    L += ["", "| step | case | wall s | CPU s | peak RSS MiB | x the limit | note |", "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    lim = {'aggregation': lambda r: _get(res['rows'], f"raw-read/{r.get('scale', 'small')}"), 'infer': lambda r: _get(res['rows'], 'raw-write'),
+           'train': lambda r: _get(res['rows'], f"raw-read/{r.get('scale', 'small')}")}
+    for r in res['rows']:
+        l = lim.get(r['step'], lambda r: None)(r)
+        x = '' if l is None or l is r else f"{r['wall_s'] / l['wall_s']:.2f}"
+        note = '; '.join(n for n in (r.get('note', ''), f"{r['inner_s']:.1f} s after imports" if 'inner_s' in r else '',
+                                     f"{r['scale']} screen" if 'scale' in r else '') if n)
+        L.append(f"| {r['step']} | {r['label']} | {r['wall_s']:,.1f} | {r['cpu_s']:,.1f} | {r['peak_rss_mb']:,} | {x} | {note} |")
+    L += ["", "'x the limit' is the wall time over that of the raw h5py read of the same training file's X (aggregation, train) "
+          "or of the raw h5py write of the same bytes with fsync (infer).", "", "## Targets (issue 15, part 2)", "",
+          "Ratios of wall times (the CPU-time ratio beside them); met or not is judged on the wall time, GB = 10^9 bytes.", "",
+          "| target | this run | met |", "| --- | ---: | --- |"]
+    L += [f"| {t['target']} | {t['value']} | {'met' if t['met'] else 'not met'} |" for t in res['targets']]
+    return '\n'.join(L) + '\n'
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--work', default=str(HERE/'work'), help='folder for the screens (reused) and the scratch files (deleted)')
+    ap.add_argument('--full', action='store_true', help='also build the full screen: aggregation and train on it')
+    ap.add_argument('--steps', default=','.join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}")
+    ap.add_argument('--model', default=None, help='the default model (default: obesity_nbdev.core.DEFAULT_MODEL)')
+    ap.add_argument('--qs-perts', type=int, default=500, help="perturbations written by the quickstarter's two writers (extrapolated)")
+    ap.add_argument('--qs-mmd', type=int, default=50, help="perturbations scored by the quickstarter's MMD (extrapolated)")
+    ap.add_argument('--json', default=str(HERE/'results'/'bench.json'))
+    ap.add_argument('--markdown', default=str(ROOT/'BENCHMARKS.md'))
+    ap.add_argument('--quiet', action='store_true', help='no progress bars while building a screen')
+    ap.add_argument('--from-json', metavar='JSON', help='only write the markdown again from a previous run\'s JSON (no measuring)')
+    ap.add_argument('--child', help=argparse.SUPPRESS)
+    a, rest = ap.parse_known_args(argv)
+    if a.child: return run_child(a.child, rest)
+    if rest: ap.error(f"unrecognised arguments: {' '.join(rest)}")
+    if a.from_json:
+        res = json.loads(Path(a.from_json).read_text()); res['targets'] = targets(res['rows'], res['args']['model'])
+        Path(a.markdown).write_text(markdown(res)); Path(a.from_json).write_text(json.dumps(res, indent=1) + '\n'); return res
+    steps = [s.strip() for s in a.steps.split(',') if s.strip()]
+    if bad := [s for s in steps if s not in STEPS]: ap.error(f"unknown step(s) {', '.join(bad)}: choose from {','.join(STEPS)}")
+    from obesity_nbdev.core import DEFAULT_MODEL
+    a.model = a.model or DEFAULT_MODEL
+    Path(a.work).mkdir(parents=True, exist_ok=True)
+    t_run, load_before, date = time.perf_counter(), os.getloadavg(), datetime.datetime.now(datetime.timezone.utc)
+    screens, b = [], Bench(a)
+    try:
+        scales = ['small'] + (['full'] if a.full else [])
+        data = {}
+        for s in scales:
+            data[s], built = screen(a.work, s, a.quiet)
+            screens.append(dict(scale=s, build_s=built, train_shape=_shape(data[s]/TRAIN), train_gb=(data[s]/TRAIN).stat().st_size / GB))
+        if 'aggregation' in steps:
+            for s in scales: b.aggregation(data[s], s)
+        if 'train' in steps:
+            for s in scales: b.train(data[s], s)
+        if 'infer' in steps: b.infer(data['small'])
+        if 'scoring' in steps: b.scoring()
+        if 'cv' in steps: b.cv(data['small'])
+    finally:
+        shutil.rmtree(b.scratch, ignore_errors=True)
+    res = dict(date=date.strftime('%Y-%m-%d %H:%M UTC'), run_s=round(time.perf_counter() - t_run, 1), machine=machine(),
+               load_before=[round(x, 2) for x in load_before], load_after=[round(x, 2) for x in os.getloadavg()],
+               args=dict(full=a.full, steps=steps, model=a.model, qs_perts=a.qs_perts, qs_mmd=a.qs_mmd), screens=screens, rows=b.rows)
+    res['targets'] = targets(b.rows, a.model)
+    for p, text in ((a.json, json.dumps(res, indent=1) + '\n'), (a.markdown, markdown(res))):
+        Path(p).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(str(p) + '.tmp'); tmp.write_text(text); tmp.replace(p)
+    print(markdown(res))
+    return res
+
+
+if __name__ == '__main__':
+    main()
