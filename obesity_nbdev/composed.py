@@ -470,7 +470,7 @@ class ControlCells:
         return self
     def cells(self, means:np.ndarray, names, *, n_cells:int=N_CELLS, seed:int=0, cols=None)->np.ndarray:
         "`n_cells` cells per row of `means` (over the pool's columns `cols`, default all)"
-        pool = self.pool if cols is None else np.ascontiguousarray(self.pool[:, cols])
+        pool = self._columns(cols)
         if self.floor == 'project':
             out = pool_cells(pool, means, names, n_cells=n_cells, seed=seed)
             for i in range(len(names)): out[i*n_cells:(i+1)*n_cells] = project_nonneg(out[i*n_cells:(i+1)*n_cells], means[i])
@@ -481,6 +481,12 @@ class ControlCells:
             j = _pert_rng(seed, name).choice(len(pool), size=n_cells, replace=n_cells > len(pool))
             out[i*n_cells:(i+1)*n_cells] = count_shift(pool[j], np.asarray(means[i], np.float64))
         return out
+    def _columns(self, cols):
+        "The pool over the columns `cols` (kept for the next call: `infer` asks for the same columns chunk after chunk)"
+        if cols is None: return self.pool
+        key = np.asarray(cols).tobytes()
+        if getattr(self, '_cols', (None,))[0] != key: self._cols = (key, np.ascontiguousarray(self.pool[:, cols]))
+        return self._cols[1]
     def arrays(self): return dict(pool=self.pool)
     def meta(self): return {}
     def set_state(self, a, meta): self.pool = a['pool']; return self
@@ -759,6 +765,7 @@ class Composed:
         mu = self.effect.predict(targets)
         if genes is None: return self.cell_model.cells(mu, targets, n_cells=n_cells, seed=seed)
         idx = pd.Index(self.genes).get_indexer(pd.Index([str(g) for g in genes])); ok = np.flatnonzero(idx >= 0)
+        if len(ok) == len(idx): return self.cell_model.cells(mu[:, idx], targets, n_cells=n_cells, seed=seed, cols=idx)     # every gene known: no copy
         out = np.zeros((len(targets) * n_cells, len(idx)), np.float32)
         out[:, ok] = self.cell_model.cells(mu[:, idx[ok]], targets, n_cells=n_cells, seed=seed, cols=idx[ok])
         return out
