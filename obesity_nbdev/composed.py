@@ -22,8 +22,8 @@ __all__ = ['SHRINK_GRID', 'FALLBACK_JITTER', 'EFFECTS', 'CELLS', 'FLOORS', 'PROP
            'FitData', 'register_effect', 'Effect', 'ControlMean', 'PerturbedMean', 'PCARidgeEffect',
            'coexpression_basis', 'coexpression_profile', 'CoexpMix', 'SVDRidge', 'Blend', 'register_cells',
            'count_shift', 'project_nonneg', 'ControlCells', 'PooledCells', 'SimilarCells', 'register_proportions',
-           'MedianProportions', 'NCProportions', 'WeightedProportions', 'PCARidgeProportions', 'Composed',
-           'register_preset', 'list_models']
+           'MedianProportions', 'NCProportions', 'WeightedProportions', 'PCARidgeProportions', 'LabelledProportions',
+           'Composed', 'register_preset', 'list_models']
 
 # %% ../nbs/07b_composed.ipynb #2d140481
 class FitData:
@@ -582,6 +582,7 @@ def register_proportions(name):
 @register_proportions('median')
 class MedianProportions:
     "The per-program median of the training perturbations"
+    needs_cells = False    # True: `predict` needs the model's predicted cells (a function of the targets)
     def __init__(self, *, shrink:float=0.0, # weight of the median in the prediction
                 ):
         if not 0 <= float(shrink) <= 1: raise InputError(f"shrink must be in [0, 1], got {shrink}")
@@ -602,11 +603,11 @@ class MedianProportions:
         return self
     def _fit(self, d, effect): pass
     def _raw(self, targets, effect): return np.tile(self.median, (len(targets), 1))
-    def predict(self, targets, effect=None)->pd.DataFrame|None:
+    def predict(self, targets, effect=None, cells=None)->pd.DataFrame|None:
         "Raw predicted proportions (PROP_COLS) indexed by target, or None without programs"
         if not self.fitted: return None
         targets = [str(t) for t in targets]
-        V = (1 - self.shrink) * self._raw(targets, effect) + self.shrink * self.median
+        V = (1 - self.shrink) * (self._raw(targets, effect, cells) if self.needs_cells else self._raw(targets, effect)) + self.shrink * self.median
         return pd.DataFrame(V, columns=PROP_COLS, index=pd.Index(targets, name=PERT_KEY))
     def arrays(self): return dict(table=self.table, median=self.median, nc=self.nc) if self.fitted else {}
     def meta(self): return dict(train_perturbations=self.train) if self.fitted else {}
@@ -665,6 +666,34 @@ class PCARidgeProportions(MedianProportions):
     def _describe(self): return ("Program proportions come from the quickstarter's PCA-ridge map: a 3-component PCA of the program proportion table in place "
                                  "of the gene embedding, the target gene's PCA embedding as input.")
 
+# %% ../nbs/07b_composed.ipynb #6b61a2d0
+@register_proportions('labelled')
+class LabelledProportions(MedianProportions):
+    "Program shares among the model's own predicted cells, labelled as the organisers labelled real cells"
+    needs_cells = True
+    def __init__(self, *, n_perm:int=20, # permutations per labelling step (at least 10)
+                 block:int=100, # targets labelled together (memory: block x 100 cells x genes float32)
+                 **kw):
+        super().__init__(**kw)
+        if int(n_perm) < 10 or int(block) < 1: raise InputError(f"n_perm must be >= 10 and block >= 1, got {n_perm} and {block}")
+        self.n_perm, self.block = int(n_perm), int(block)
+    @property
+    def params(self): return super().params | dict(n_perm=self.n_perm, block=self.block)
+    def _raw(self, targets, effect, cells=None):
+        if cells is None: raise InputError("the 'labelled' proportion model needs the predicted cells: use it through Composed.predict_proportions")
+        from obesity_nbdev.labels import proportions_of_cells
+        out = np.tile(self.median, (len(targets), 1))
+        for lo in progress(range(0, len(targets), self.block), quiet=True, desc='labelling'):
+            part = targets[lo:lo + self.block]
+            pred, background = cells(part)
+            t = proportions_of_cells(pred, background=background, n_perm=self.n_perm, seed=0).set_index(PERT_KEY)
+            out[lo:lo + len(part)] = t.reindex(part)[PROP_COLS].to_numpy(np.float64)
+        return np.where(np.isfinite(out), out, self.median)
+    def _describe(self):
+        return (f"Program proportions are the shares of each target's 100 predicted cells that the organisers' labelling procedure (signature scores with "
+                f"{self.n_perm} permutations, binomial test and Benjamini-Hochberg, the published thresholds) calls pre-adipocyte, adipocyte, lipogenic or other, "
+                f"the cells of {self.block} targets at a time labelled together with the real cells the cell model keeps.")
+
 # %% ../nbs/07b_composed.ipynb #68949e26
 _WHY = dict(   # the rationale sentence of each part, for the method description
     effect=dict(
@@ -683,6 +712,7 @@ _WHY = dict(   # the rationale sentence of each part, for the method description
         control="Real control cells keep the sparsity, spread and gene-gene covariance of measured cells, which the distributional metric rewards.",
         pooled="Real training cells keep the sparsity, spread and gene-gene covariance of measured cells, which the distributional metric rewards."),
     props=dict(
+        labelled="The platform's proportions are the labeller's calls on real cells, so labelling the predicted cells the same way predicts them by the same rule.",
         median="The median of the training proportions is the constant that minimises an L1 loss, and the predicted programs rarely beat it.",
         weighted="Weighting the training perturbations' proportions by the same similarities as the effects carries the programs of related knockouts over to the target.",
         pcaridge="The quickstarter's PCA-ridge map predicts the proportions from the same gene embedding as the means, and cross-validation found it as good as any other proportion model.",
@@ -773,10 +803,16 @@ class Composed:
     def predict_proportions(self, targets, *, raw:bool=False)->pd.DataFrame|None:
         "Predicted program proportions (PRED_PROP_COLS, made valid), or None without programs"
         self._check_fitted()
-        df = self.prop_model.predict([str(t) for t in targets], self.effect)
+        df = self.prop_model.predict([str(t) for t in targets], self.effect, self._label_cells if self.prop_model.needs_cells else None)
         if df is None: return None
         df = df.reset_index()
         return df if raw else finalize_proportions(df)
+
+    def _label_cells(self, targets):
+        "The predicted cells of `targets` (obs[PERT_KEY]) and the real cells the cell model keeps, as AnnData over the model's genes"
+        var = pd.DataFrame(index=pd.Index(self.genes))
+        pred = ad.AnnData(X=self.sample_cells(targets), obs=pd.DataFrame({PERT_KEY: np.repeat(targets, N_CELLS)}, index=[f'p{i}' for i in range(len(targets) * N_CELLS)]), var=var)
+        return pred, ad.AnnData(X=np.asarray(self.cell_model.pool, np.float32), var=var)
 
     def describe(self)->str:
         "The method description of the fitted parts"
