@@ -136,14 +136,28 @@ def _render(src, # a notebook
 
 # %% ../nbs/14_docs.ipynb #fd307572
 _re_nblink = re.compile(r'(href|src)="([^"#:]+?\.ipynb)(#[^"]*)?"')
+_re_anchor = re.compile(r'(<h[1-6] id="|href="[^":]*#)([^"]+)"')
+_re_srclink = re.compile(r'<p><a href="([^"]*)">source</a>\{[^}]*\}</p>\n?')
 
 def _local_links(body:str, # a page's HTML
                  pages:dict, # page of each notebook: {'00_core.ipynb': 'core.html'}
                  doc_url:str, # the site's published address (nbdev's `doc_host` + `doc_baseurl` + '/')
                 )->str:
-    "Links at notebooks pointed at their pages; links at the published site made relative"
+    "Links at notebooks pointed at their pages, at the published site made relative; anchors in lower case, as Quarto's"
     body = body.replace(f'href="{doc_url}', 'href="') if doc_url else body
-    return _re_nblink.sub(lambda m: f'{m[1]}="{pages.get(Path(unquote(m[2])).name, m[2])}{m[3] or ""}"', body)
+    body = _re_nblink.sub(lambda m: f'{m[1]}="{pages.get(Path(unquote(m[2])).name, m[2])}{m[3] or ""}"', body)
+    body = _re_anchor.sub(lambda m: m[1] + m[2].lower() + '"', body)
+    # show_doc's link to the source on GitHub, in Quarto's syntax: kept as a plain link, dropped without a `git_url`
+    return _re_srclink.sub(lambda m: '' if m[1].startswith('/') else f'<p class="source"><a href="{m[1]}">source</a></p>', body)
+
+_re_codelink = re.compile(r'<a href="([^"#:]*)#([^"]+)">(<code>[^<]*</code>)</a>')
+
+def _unlink_missing(pages:list, # dict(file, body) of every page
+                   ):
+    "Drop nbdev's links from a name in backticks to an entry the site does not have (a private name)"
+    ids = {p['file']: set(re.findall(r' id="([^"]+)"', p['body'])) for p in pages}
+    for p in pages:
+        p['body'] = _re_codelink.sub(lambda m: m[0] if m[2] in ids.get(m[1] or p['file'], ()) else m[3], p['body'])
 
 def _assets(body:str, # a page's HTML
             nbs_path:Path, # the notebooks' folder
@@ -293,6 +307,7 @@ def build_docs(out, # folder to write the site to (replaced if it holds an earli
     if (errs := [r['error'] for r in res if r['error']]): raise InputError('; '.join(errs))
     names, doc_url = {p.name: page_name(p) for p in nbs}, f"{cfg.get('doc_host', '')}{cfg.get('doc_baseurl', '')}/"
     pages = [dict(r, nb=p.name, stem=p.stem, file=names[p.name], body=_local_links(r['body'], names, doc_url)) for p, r in zip(nbs, res)]
+    _unlink_missing(pages)
     with atomic_dir(out, replace=True) as tmp:
         for i, p in enumerate(pages):
             (tmp/p['file']).write_text(_page_html(pages, i, cfg.get('title') or nbs_path.parent.name))
