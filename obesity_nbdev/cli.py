@@ -186,11 +186,6 @@ def _submission(a):
     print(f"submission notebook written to {out}")
     return 0
 
-def _docs(a):
-    out = _dev_import('docs').build_docs(a.out, nbs_path=a.nbs, quiet=a.quiet)
-    print(f"documentation site written to {out} (open {Path(out)/'index.html'})")
-    return 0
-
 # %% ../nbs/11_cli.ipynb #3a37d8ed
 def _run(a):
     from obesity_nbdev.synth import make_screen
@@ -309,9 +304,6 @@ def _parser():
     s = cmd('models', _models, 'list the model presets and parts that --model can name')
     s = cmd('submission', _submission, 'build the self-contained crunch submission notebook')
     s.add_argument('--out', default='submission/submission.ipynb', help='notebook to write')
-    s = cmd('docs', _docs, 'build the documentation site (static HTML, offline)')
-    s.add_argument('--out', required=True, help='folder to write the site to')
-    s.add_argument('--nbs', metavar='DIR', help="folder of notebooks (default: the package's own nbs/)")
     s = cmd('run', _run, 'synthesise (or read) a screen, train, infer, check and score')
     s.add_argument('--data', help='data folder (default: write the synthetic screen into OUT/data)'); s.add_argument('--model', default=DEFAULT_MODEL)
     s.add_argument('--out', default='obesity_run', help='folder for the data, model, predictions and scorecard.json')

@@ -6,7 +6,7 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #705bc633
 from __future__ import annotations
-import os, sys, contextlib, tempfile
+import os, sys, shutil, contextlib, tempfile
 from pathlib import Path
 from importlib.resources import files as _pkg_files
 import numpy as np, pandas as pd, h5py, scipy.sparse as sp
@@ -16,8 +16,8 @@ from tqdm.auto import tqdm
 # %% auto #0
 __all__ = ['FILES', 'HIDDEN_FILES', 'PRED_FILES', 'PERT_KEY', 'CONTROL', 'N_CELLS', 'LOCAL_TEST', 'PROGRAMS', 'PROP_COLS',
            'PRED_PROP_COLS', 'OBS_COLUMNS', 'MMD_BANDWIDTHS', 'DEFAULT_MODEL', 'InputError', 'refdata', 'read_list',
-           'write_list', 'unique_names', 'default_mode', 'atomic_path', 'progress', 'say', 'read_obs', 'read_var_names',
-           'matrix_shape', 'iter_rows', 'x_is_sparse', 'read_rows']
+           'write_list', 'unique_names', 'default_mode', 'atomic_path', 'atomic_dir', 'progress', 'say', 'read_obs',
+           'read_var_names', 'matrix_shape', 'iter_rows', 'x_is_sparse', 'read_rows']
 
 # %% ../nbs/00_core.ipynb #13732d7a
 FILES = dict(
@@ -101,6 +101,31 @@ def atomic_path(path, # the final file name
     except BaseException:
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
         raise
+
+# %% ../nbs/00_core.ipynb #53b087dd
+@contextlib.contextmanager
+def atomic_dir(out, # the final folder
+               *, replace:bool=False, # replace an existing folder `out` (else it must not exist, or be empty)
+              ):
+    "Yield a temporary folder beside `out`; rename it to `out` on success, delete it on failure"
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (not replace and any(out.iterdir()))):
+        raise InputError(f"{out}: already exists and is not empty; choose a new output folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', suffix='.part', dir=out.parent))
+    os.chmod(tmp, default_mode(folder=True))
+    old = out.with_name(f'.{out.name}.old-{os.getpid()}')
+    try:
+        yield tmp
+        if out.exists(): os.rename(out, old)
+        try: os.rename(tmp, out)
+        except BaseException:
+            if old.exists(): os.rename(old, out)
+            raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 # %% ../nbs/00_core.ipynb #5f12149b
 def progress(it=None, *, quiet:bool=False, **kwargs):

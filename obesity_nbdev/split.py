@@ -6,15 +6,14 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/split.html.md"""
 
 # %% ../nbs/03_split.ipynb #d62925c6
 from __future__ import annotations
-import os, shutil, contextlib, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 import anndata as ad
-from .core import (InputError, FILES, PERT_KEY, CONTROL, PROGRAMS, PROP_COLS, say, write_list, default_mode)
+from .core import (InputError, FILES, PERT_KEY, CONTROL, PROGRAMS, PROP_COLS, say, write_list, atomic_dir)
 from .programs import proportions_from_labels
 
 # %% auto #0
-__all__ = ['choose_test', 'cells_to_keep', 'local_split', 'atomic_dir', 'write_split_folder']
+__all__ = ['choose_test', 'cells_to_keep', 'local_split', 'write_split_folder']
 
 # %% ../nbs/03_split.ipynb #975b99d4
 def _labels(adata, pert_key):
@@ -122,25 +121,6 @@ def local_split(adata:ad.AnnData, # the screen: cells x genes, obs[pert_key] nam
     say(f"split: {train.n_obs} training cells ({int(ctrl.sum())} control) over {len(perts) - len(test)} "
         f"perturbations, {test_ad.n_obs} test cells over {len(test)} perturbations, {train.n_vars} genes", quiet=quiet)
     return train, test_ad
-
-# %% ../nbs/03_split.ipynb #ee002c0d
-@contextlib.contextmanager
-def atomic_dir(out, # the final folder (must not exist, or be empty)
-              ):
-    "Yield a temporary folder beside `out`; rename it to `out` on success, delete it on failure"
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"{out}: already exists and is not empty; choose a new output folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', suffix='.part', dir=out.parent))
-    os.chmod(tmp, default_mode(folder=True))
-    try:
-        yield tmp
-        if out.exists(): out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 # %% ../nbs/03_split.ipynb #a6b2d7ea
 def _prop_rows(props, names, what):
