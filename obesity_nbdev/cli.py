@@ -181,6 +181,22 @@ def _dev_import(what):
     try: return __import__(f'obesity_nbdev.{what}', fromlist=['_'])
     except ImportError as e: raise InputError(f"the {what} command needs the dev extra ({e.name} is missing): pip install -e '.[dev]'") from None
 
+def _checkout_script(rel:str, what:str):
+    "Load the development script `rel` (e.g. 'tools/docs.py') of the source checkout the package is installed from"
+    import importlib.util, obesity_nbdev
+    path = Path(obesity_nbdev.__file__).resolve().parent.parent/rel
+    if not path.is_file(): raise InputError(f"the {what} command needs a source checkout of obesity_nbdev ({rel} not found next to the package) and the dev extra: pip install -e '.[dev]'")
+    spec = importlib.util.spec_from_file_location(f'_obesity_nbdev_{what}', path)
+    mod = importlib.util.module_from_spec(spec)
+    try: spec.loader.exec_module(mod)
+    except ImportError as e: raise InputError(f"the {what} command needs the dev extra ({e.name} is missing): pip install -e '.[dev]'") from None
+    return mod
+
+def _docs(a): return _checkout_script('tools/docs.py', 'docs').main(a.out, nbs=a.nbs, quiet=a.quiet)
+
+def _bench(a):
+    return _checkout_script('bench/run.py', 'bench').main((['--full'] if a.full else []) + (['--steps', a.steps] if a.steps else []) + (['--quiet'] if a.quiet else []))
+
 def _submission(a):
     out = _dev_import('submission').build_submission(a.out, quiet=True)
     print(f"submission notebook written to {out}")
@@ -304,6 +320,12 @@ def _parser():
     s = cmd('models', _models, 'list the model presets and parts that --model can name')
     s = cmd('submission', _submission, 'build the self-contained crunch submission notebook')
     s.add_argument('--out', default='submission/submission.ipynb', help='notebook to write')
+    s = cmd('docs', _docs, "build the documentation site and check its links (needs a source checkout: tools/docs.py)")
+    s.add_argument('--out', required=True, help='folder to write the site to (replaced if it holds an earlier site)')
+    s.add_argument('--nbs', help='folder of notebooks (default: the project\'s nbs/)')
+    s = cmd('bench', _bench, 'run the benchmarks and write BENCHMARKS.md (needs a source checkout: bench/run.py)')
+    s.add_argument('--full', action='store_true', help='also build the full screen and measure aggregation and train on it')
+    s.add_argument('--steps', help='comma-separated subset of the steps (see bench/run.py --help)')
     s = cmd('run', _run, 'synthesise (or read) a screen, train, infer, check and score')
     s.add_argument('--data', help='data folder (default: write the synthetic screen into OUT/data)'); s.add_argument('--model', default=DEFAULT_MODEL)
     s.add_argument('--out', default='obesity_run', help='folder for the data, model, predictions and scorecard.json')
