@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.stats, h5py
 import anndata as ad
-import pyscalop as ps
 from matplotlib.figure import Figure
 from .core import InputError, PROGRAMS, PERT_KEY, refdata, read_obs, atomic_path, progress, say
 from .aggregate import _source
@@ -62,11 +61,13 @@ def expressed_genes(cpm, # per-gene mean CPM over the cells
 def usable_signatures(sigs:dict, # {signature: genes}
                       genes, # the scored genes
                       *, min_genes:int=MIN_SIG_GENES, conserved:float=CONSERVED,
-                     )->dict[str, list[str]]: # the kept signatures, restricted to `genes`
-    "Signatures with >= `min_genes` of their genes among `genes` and >= `conserved` of them (pyscalop's `filter_sigs`)"
-    have = set(map(str, genes))
-    big = {k: v for k, v in sigs.items() if sum(g in have for g in v) >= min_genes}
-    return ps.filter_sigs(big, ref=list(map(str, genes)), conserved=conserved)
+                     )->dict[str, list[str]]: # the kept signatures, restricted to `genes`, their order kept
+    "Signatures with >= `min_genes` of their genes among `genes` and >= `conserved` of them (scalop's filter)"
+    have, out = set(map(str, genes)), {}
+    for name, gs in sigs.items():
+        kept = [g for g in gs if g in have]
+        if kept and len(kept) >= min_genes and len(kept) / len(gs) >= conserved: out[name] = kept
+    return out
 
 # %% ../nbs/05a_labels.ipynb #330b8aad
 def _weights(sigs, genes, controls)->np.ndarray:
@@ -78,13 +79,20 @@ def _weights(sigs, genes, controls)->np.ndarray:
             W[r, idx] += sign / len(idx)
     return W
 
-def _bins(mu, genes):
-    "pyscalop's 30 expression bins, from the genes' means"
-    return ps.bin_genes(pd.DataFrame({'mean': mu}, index=genes), nbin=N_BINS)
+def _bins(mu, genes)->pd.Series:
+    "Expression bin (0..29) of every gene, indexed by the genes in order of mean: 30 equal slices of that order"
+    order = np.argsort(np.asarray(mu, np.float64), kind='quicksort')
+    edges = np.linspace(0, len(order), N_BINS + 1).astype(int)
+    return pd.Series(np.searchsorted(edges, np.arange(len(order)), side='right') - 1, index=pd.Index(genes)[order])
 
-def _controls(sigs, bins, rng):
-    "Bin-matched control genes of every signature (pyscalop's `binmatch`, in signature order)"
-    return {name: ps.binmatch(gs, bins, n=BIN_SIZE, rng=rng) for name, gs in sigs.items()}
+def _controls(sigs, bins, rng)->dict[str, list[str]]:
+    "Bin-matched control genes of every signature, in signature order: up to 100 genes drawn without replacement from each gene's bin"
+    pools = {b: bins.index[bins.to_numpy() == b].to_numpy() for b in np.unique(bins.to_numpy())}
+    out = {}
+    for name, gs in sigs.items():
+        drawn = [rng.choice(pools[b], size=min(BIN_SIZE, len(pools[b])), replace=False) for b in bins.loc[list(gs)].to_numpy()]
+        out[name] = np.concatenate(drawn).tolist() if drawn else []
+    return out
 
 # %% ../nbs/05a_labels.ipynb #2bc08fd1
 def _fdr(passed, total, n_perm):
@@ -184,6 +192,12 @@ def _dense_genes(blocks, keep, cols):
     return A
 
 # %% ../nbs/05a_labels.ipynb #6103020e
+def _pyscalop():
+    "pyscalop, imported only for `method='pyscalop'`"
+    try: import pyscalop
+    except ImportError: raise InputError("method='pyscalop' needs the pyscalop package (pip install pyscalop); method='stream' does not") from None
+    return pyscalop
+
 def _score_step(blocks, keep, var, sigs, n_perm, seed, method, max_bytes, quiet, what):
     "Scores and FDRs (cells x signatures) of `sigs` over the kept cells, genes filtered within them"
     cpm, mu = _scan(blocks, keep, len(var))
@@ -194,7 +208,7 @@ def _score_step(blocks, keep, var, sigs, n_perm, seed, method, max_bytes, quiet,
     cols, n = var.get_indexer(genes), int(keep.sum())
     say(f"{what}: {len(use)} signature(s) over {len(genes)} genes x {n} cells, {n_perm} permutations", quiet=quiet)
     if method == 'pyscalop':
-        A = _dense_genes(blocks, keep, cols)
+        A, ps = _dense_genes(blocks, keep, cols), _pyscalop()
         res = ps.sig_scores(pd.DataFrame(A.T.astype(np.float64), columns=genes), use, permute=True, n_perm=n_perm,
                             conserved_genes=CONSERVED, expr_nbin=N_BINS, expr_binsize=BIN_SIZE, random_state=seed)
         wide = res.pivot(index='id', columns='sig', values=['score', 'fdr']).sort_index()
