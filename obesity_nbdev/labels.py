@@ -8,7 +8,7 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/labels.html.md"""
 from __future__ import annotations
 import shutil
 from pathlib import Path
-import numpy as np, pandas as pd, scipy.stats, h5py
+import numpy as np, pandas as pd, scipy.stats, scipy.sparse as sp, h5py
 import anndata as ad
 from matplotlib.figure import Figure
 from .core import InputError, PROGRAMS, PERT_KEY, refdata, read_obs, atomic_path, progress, say
@@ -19,8 +19,8 @@ from .programs import proportions_from_labels
 __all__ = ['SIGNATURE_FILES', 'ADIPO_SIGS', 'PREADIPO_SIGS', 'GENE_CUTOFF', 'MIN_SIG_GENES', 'CONSERVED', 'N_BINS', 'BIN_SIZE',
            'N_PERM', 'FDR_CUTOFF', 'DIFF_CUTOFF', 'LIPO_CUTOFF', 'LIPO_MIN_SIGS', 'GENE_BLOCK', 'read_signatures',
            'mean_cpm', 'expressed_genes', 'usable_signatures', 'score_signatures', 'classify_compartments',
-           'classify_lipogenic', 'program_labels', 'write_labels', 'label_agreement', 'plot_labels',
-           'plot_label_proportions']
+           'classify_lipogenic', 'program_labels', 'write_labels', 'label_scale', 'proportions_of_cells',
+           'label_agreement', 'plot_labels', 'plot_label_proportions']
 
 # %% ../nbs/05a_labels.ipynb #f8a139f8
 SIGNATURE_FILES = dict(compartments='adipo_preadipo_sigs.csv', lipogenic='lipogenic_sigs.csv')
@@ -270,6 +270,38 @@ def write_labels(h5ad, # the cells to label (any h5ad with the log X)
             del f['obs']
             ad.io.write_elem(f, 'obs', obs)
     return labels
+
+# %% ../nbs/05a_labels.ipynb #2cab7707
+def label_scale(X, # cells x genes on the challenge's X scale, dense or sparse
+               ):
+    "`X` on the labeller's log2(CPM/10 + 1) scale: the same values, negatives set to 0 (a copy only when there are any)"
+    vals = X.data if hasattr(X, 'tocsr') else np.asarray(X)
+    if not np.isfinite(vals).all(): raise InputError("X holds NaN or inf values: they cannot be labelled")
+    if (vals >= 0).all(): return X
+    if hasattr(X, 'tocsr'): X = X.tocsr(copy=True); X.data = np.maximum(X.data, 0); return X
+    return np.maximum(vals, 0)
+
+# %% ../nbs/05a_labels.ipynb #1cda22ed
+def proportions_of_cells(adata:ad.AnnData, # predicted cells, X on the challenge's scale, obs[`pert_key`]
+                         *, pert_key:str=PERT_KEY,
+                         background:ad.AnnData|None=None, # cells labelled together with `adata` (e.g. training cells), left out of the table
+                         n_perm:int=N_PERM, # permutations per labelling step (fewer is faster; see the agreement below)
+                         seed:int=0,
+                         signatures:dict|None=None, lipogenic:dict|None=None, # as in `program_labels` (default: the organisers')
+                         quiet:bool=True,
+                        )->pd.DataFrame: # gene + pre_adipo, adipo, other, lipo, lipo_adipo: one row per perturbation of `adata`
+    "Label `adata`'s cells as the organisers did and return their per-perturbation program proportions (program_proportion.csv form)"
+    if pert_key not in adata.obs.columns: raise InputError(f"obs column {pert_key!r} not found")
+    X, obs = label_scale(adata.X), adata.obs[[pert_key]].copy()
+    if background is not None:
+        miss = adata.var_names.difference(background.var_names)
+        if len(miss): raise InputError(f"background: gene {miss[0]!r} of the predicted cells not found ({len(miss)} missing)")
+        B = label_scale(background[:, adata.var_names].X)
+        X = sp.vstack([sp.csr_matrix(X), sp.csr_matrix(B)]).tocsr() if sp.issparse(X) or sp.issparse(B) else np.vstack([X, B])
+    cells = ad.AnnData(X=X, var=pd.DataFrame(index=adata.var_names.astype(str)))
+    lab = program_labels(cells, signatures=signatures, lipogenic=lipogenic, n_perm=n_perm, seed=seed, quiet=quiet).iloc[:adata.n_obs]
+    obs[PROGRAMS] = lab[PROGRAMS].to_numpy()
+    return proportions_from_labels(obs, pert_key=pert_key)
 
 # %% ../nbs/05a_labels.ipynb #08a3a5b6
 def label_agreement(reference:pd.DataFrame, # cells x 0/1 PROGRAMS (e.g. a screen's own labels), with `pert_key`
