@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, scipy.stats, scipy.sparse as sp, h5py
 import anndata as ad
 from matplotlib.figure import Figure
+from threadpoolctl import threadpool_limits
 from .core import InputError, PROGRAMS, PERT_KEY, refdata, read_obs, atomic_path, progress, say
 from .aggregate import _source
 from .programs import proportions_from_labels
@@ -70,13 +71,12 @@ def usable_signatures(sigs:dict, # {signature: genes}
     return out
 
 # %% ../nbs/05a_labels.ipynb #330b8aad
-def _weights(sigs, genes, controls)->np.ndarray:
-    "Signatures x genes: 1/|S| on a signature's genes minus 1/|C| on its control genes (each gene counted once)"
-    W = np.zeros((len(sigs), len(genes)))
-    for r, name in enumerate(sigs):
-        for gs, sign in ((sigs[name], 1.0), (controls[name], -1.0)):
-            idx = np.unique(genes.get_indexer(pd.Index(gs)))
-            W[r, idx] += sign / len(idx)
+def _weights(sig_pos:list, ctrl_pos:list, n_genes:int)->np.ndarray:
+    "Signatures x genes: 1/|S| on a signature's genes minus 1/|C| on its control genes (gene positions; each gene counted once)"
+    W = np.zeros((len(sig_pos), n_genes))
+    for r, (s, c) in enumerate(zip(sig_pos, ctrl_pos)):
+        for idx, sign in ((np.unique(s), 1.0), (np.unique(c), -1.0)):
+            if len(idx): W[r, idx] += sign / len(idx)
     return W
 
 def _bins(mu, genes)->pd.Series:
@@ -85,13 +85,17 @@ def _bins(mu, genes)->pd.Series:
     edges = np.linspace(0, len(order), N_BINS + 1).astype(int)
     return pd.Series(np.searchsorted(edges, np.arange(len(order)), side='right') - 1, index=pd.Index(genes)[order])
 
-def _controls(sigs, bins, rng)->dict[str, list[str]]:
-    "Bin-matched control genes of every signature, in signature order: up to 100 genes drawn without replacement from each gene's bin"
-    pools = {b: bins.index[bins.to_numpy() == b].to_numpy() for b in np.unique(bins.to_numpy())}
-    out = {}
-    for name, gs in sigs.items():
-        drawn = [rng.choice(pools[b], size=min(BIN_SIZE, len(pools[b])), replace=False) for b in bins.loc[list(gs)].to_numpy()]
-        out[name] = np.concatenate(drawn).tolist() if drawn else []
+def _controls(sigs:dict, bins:pd.Series, rng, *, genes=None, n:int=1)->list[dict]:
+    "`n` draws of every signature's bin-matched control genes: up to 100 drawn without replacement from each gene's bin (names, or positions in `genes`)"
+    b = bins.to_numpy()
+    items = bins.index.to_numpy() if genes is None else pd.Index(genes).get_indexer(bins.index)
+    pools = {k: items[b == k] for k in np.unique(b)}
+    where = {name: bins.loc[list(gs)].to_numpy() for name, gs in sigs.items()}
+    out = []
+    for _ in range(n):
+        d = {name: [rng.choice(pools[k], size=min(BIN_SIZE, len(pools[k])), replace=False) for k in ks] for name, ks in where.items()}
+        d = {name: np.concatenate(v) if v else items[:0] for name, v in d.items()}
+        out.append(d if genes is not None else {name: v.tolist() for name, v in d.items()})
     return out
 
 # %% ../nbs/05a_labels.ipynb #2bc08fd1
@@ -120,23 +124,25 @@ def score_signatures(A, # scored genes x cells, float32 (shuffled in place), or 
     load = A if callable(A) else (lambda lo, hi: A[lo:hi])
     if mu is None: mu = A.mean(1, dtype=np.float64)
     n_cells = A.shape[1] if n_cells is None else int(n_cells)
-    bins = _bins(mu, genes)
-    W = _weights(sigs, genes, _controls(sigs, bins, np.random.default_rng(seed)))
-    rng = np.random.default_rng(seed)
-    Wk = np.stack([_weights(sigs, genes, _controls(sigs, bins, rng)) for _ in range(n_perm)])   # perms x sigs x genes
+    bins, sig_pos = _bins(mu, genes), [genes.get_indexer(pd.Index(gs)) for gs in sigs.values()]
+    W = _weights(sig_pos, list(_controls(sigs, bins, np.random.default_rng(seed), genes=genes)[0].values()), len(genes))
+    draws = _controls(sigs, bins, np.random.default_rng(seed), genes=genes, n=n_perm)
+    Wk = np.stack([_weights(sig_pos, list(d.values()), len(genes)) for d in draws])   # perms x sigs x genes
+    W32, Wk32 = W.astype(np.float32), Wk.astype(np.float32)
     obs, perm = np.zeros((len(sigs), n_cells), np.float32), np.zeros((n_perm, len(sigs), n_cells), np.float32)
     G, step = len(genes), max(1, max_bytes // (4 * max(n_cells, 1)) // GENE_BLOCK) * GENE_BLOCK
     bar = progress(total=n_perm * -(-G // GENE_BLOCK), quiet=quiet, desc='permutations', unit='block', leave=False)
-    for lo in range(0, G, step):
-        Ag = load(lo, min(G, lo + step))
-        for b0 in range(lo, min(G, lo + step), GENE_BLOCK):
-            sl = slice(b0, min(b0 + GENE_BLOCK, G, lo + step))
-            Ab, r = Ag[sl.start - lo:sl.stop - lo], np.random.default_rng([seed, b0 // GENE_BLOCK])
-            obs += W[:, sl].astype(np.float32) @ Ab
-            for k in range(n_perm):
-                r.permuted(Ab, axis=1, out=Ab)
-                perm[k] += Wk[k][:, sl].astype(np.float32) @ Ab
-                bar.update()
+    with threadpool_limits(limits=1, user_api='blas'):   # small products: BLAS threads only add contention
+        for lo in range(0, G, step):
+            Ag = load(lo, min(G, lo + step))
+            for b0 in range(lo, min(G, lo + step), GENE_BLOCK):
+                sl = slice(b0, min(b0 + GENE_BLOCK, G, lo + step))
+                Ab, r = Ag[sl.start - lo:sl.stop - lo], np.random.default_rng([seed, b0 // GENE_BLOCK])
+                obs += W32[:, sl] @ Ab
+                for k in range(n_perm):
+                    r.permuted(Ab, axis=1, out=Ab)
+                    perm[k] += Wk32[k, :, sl] @ Ab
+                    bar.update()
     bar.close()
     obs, perm = obs - (W @ mu)[:, None], perm - (Wk @ mu)[:, :, None]
     thr = perm.mean(2, keepdims=True) + 2 * perm.std(2, ddof=1, keepdims=True)
