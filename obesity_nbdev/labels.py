@@ -18,10 +18,10 @@ from .programs import proportions_from_labels
 
 # %% auto #0
 __all__ = ['SIGNATURE_FILES', 'ADIPO_SIGS', 'PREADIPO_SIGS', 'GENE_CUTOFF', 'MIN_SIG_GENES', 'CONSERVED', 'N_BINS', 'BIN_SIZE',
-           'N_PERM', 'FDR_CUTOFF', 'DIFF_CUTOFF', 'LIPO_CUTOFF', 'LIPO_MIN_SIGS', 'GENE_BLOCK', 'read_signatures',
-           'mean_cpm', 'expressed_genes', 'usable_signatures', 'score_signatures', 'classify_compartments',
-           'classify_lipogenic', 'program_labels', 'write_labels', 'label_scale', 'proportions_of_cells',
-           'label_agreement', 'plot_labels', 'plot_label_proportions']
+           'N_PERM', 'FDR_CUTOFF', 'DIFF_CUTOFF', 'LIPO_CUTOFF', 'LIPO_MIN_SIGS', 'GENE_BLOCK', 'MIN_PERM',
+           'read_signatures', 'mean_cpm', 'expressed_genes', 'usable_signatures', 'score_signatures',
+           'classify_compartments', 'classify_lipogenic', 'program_labels', 'write_labels', 'label_scale',
+           'proportions_of_cells', 'label_agreement', 'plot_labels', 'plot_label_proportions']
 
 # %% ../nbs/05a_labels.ipynb #f8a139f8
 SIGNATURE_FILES = dict(compartments='adipo_preadipo_sigs.csv', lipogenic='lipogenic_sigs.csv')
@@ -288,16 +288,19 @@ def label_scale(X, # cells x genes on the challenge's X scale, dense or sparse
     return np.maximum(vals, 0)
 
 # %% ../nbs/05a_labels.ipynb #1cda22ed
+MIN_PERM = 10   # below this the binomial p-value of a cell passing every permutation, rate**n_perm, can stay above 0.01
+
 def proportions_of_cells(adata:ad.AnnData, # predicted cells, X on the challenge's scale, obs[`pert_key`]
                          *, pert_key:str=PERT_KEY,
                          background:ad.AnnData|None=None, # cells labelled together with `adata` (e.g. training cells), left out of the table
-                         n_perm:int=N_PERM, # permutations per labelling step (fewer is faster; see the agreement below)
+                         n_perm:int=N_PERM, # permutations per labelling step, at least 10 (fewer is faster; see the agreement below)
                          seed:int=0,
                          signatures:dict|None=None, lipogenic:dict|None=None, # as in `program_labels` (default: the organisers')
                          quiet:bool=True,
                         )->pd.DataFrame: # gene + pre_adipo, adipo, other, lipo, lipo_adipo: one row per perturbation of `adata`
     "Label `adata`'s cells as the organisers did and return their per-perturbation program proportions (program_proportion.csv form)"
     if pert_key not in adata.obs.columns: raise InputError(f"obs column {pert_key!r} not found")
+    if n_perm < MIN_PERM: raise InputError(f"n_perm={n_perm}: at least {MIN_PERM} permutations are needed (with fewer, a cell that passes every one is still not significant)")
     X, obs = label_scale(adata.X), adata.obs[[pert_key]].copy()
     if background is not None:
         miss = adata.var_names.difference(background.var_names)
