@@ -8,20 +8,20 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/labels.html.md"""
 from __future__ import annotations
 import shutil
 from pathlib import Path
-import numpy as np, pandas as pd, scipy.stats, h5py
+import numpy as np, pandas as pd, scipy.stats, scipy.sparse as sp, h5py
 import anndata as ad
-import pyscalop as ps
 from matplotlib.figure import Figure
+from threadpoolctl import threadpool_limits
 from .core import InputError, PROGRAMS, PERT_KEY, refdata, read_obs, atomic_path, progress, say
 from .aggregate import _source
 from .programs import proportions_from_labels
 
 # %% auto #0
 __all__ = ['SIGNATURE_FILES', 'ADIPO_SIGS', 'PREADIPO_SIGS', 'GENE_CUTOFF', 'MIN_SIG_GENES', 'CONSERVED', 'N_BINS', 'BIN_SIZE',
-           'N_PERM', 'FDR_CUTOFF', 'DIFF_CUTOFF', 'LIPO_CUTOFF', 'LIPO_MIN_SIGS', 'GENE_BLOCK', 'read_signatures',
-           'mean_cpm', 'expressed_genes', 'usable_signatures', 'score_signatures', 'classify_compartments',
-           'classify_lipogenic', 'program_labels', 'write_labels', 'label_agreement', 'plot_labels',
-           'plot_label_proportions']
+           'N_PERM', 'FDR_CUTOFF', 'DIFF_CUTOFF', 'LIPO_CUTOFF', 'LIPO_MIN_SIGS', 'GENE_BLOCK', 'MIN_PERM',
+           'read_signatures', 'mean_cpm', 'expressed_genes', 'usable_signatures', 'score_signatures',
+           'classify_compartments', 'classify_lipogenic', 'program_labels', 'write_labels', 'label_scale',
+           'proportions_of_cells', 'label_agreement', 'plot_labels', 'plot_label_proportions']
 
 # %% ../nbs/05a_labels.ipynb #f8a139f8
 SIGNATURE_FILES = dict(compartments='adipo_preadipo_sigs.csv', lipogenic='lipogenic_sigs.csv')
@@ -62,29 +62,41 @@ def expressed_genes(cpm, # per-gene mean CPM over the cells
 def usable_signatures(sigs:dict, # {signature: genes}
                       genes, # the scored genes
                       *, min_genes:int=MIN_SIG_GENES, conserved:float=CONSERVED,
-                     )->dict[str, list[str]]: # the kept signatures, restricted to `genes`
-    "Signatures with >= `min_genes` of their genes among `genes` and >= `conserved` of them (pyscalop's `filter_sigs`)"
-    have = set(map(str, genes))
-    big = {k: v for k, v in sigs.items() if sum(g in have for g in v) >= min_genes}
-    return ps.filter_sigs(big, ref=list(map(str, genes)), conserved=conserved)
+                     )->dict[str, list[str]]: # the kept signatures, restricted to `genes`, their order kept
+    "Signatures with >= `min_genes` of their genes among `genes` and >= `conserved` of them (scalop's filter)"
+    have, out = set(map(str, genes)), {}
+    for name, gs in sigs.items():
+        kept = [g for g in gs if g in have]
+        if kept and len(kept) >= min_genes and len(kept) / len(gs) >= conserved: out[name] = kept
+    return out
 
 # %% ../nbs/05a_labels.ipynb #330b8aad
-def _weights(sigs, genes, controls)->np.ndarray:
-    "Signatures x genes: 1/|S| on a signature's genes minus 1/|C| on its control genes (each gene counted once)"
-    W = np.zeros((len(sigs), len(genes)))
-    for r, name in enumerate(sigs):
-        for gs, sign in ((sigs[name], 1.0), (controls[name], -1.0)):
-            idx = np.unique(genes.get_indexer(pd.Index(gs)))
-            W[r, idx] += sign / len(idx)
+def _weights(sig_pos:list, ctrl_pos:list, n_genes:int)->np.ndarray:
+    "Signatures x genes: 1/|S| on a signature's genes minus 1/|C| on its control genes (gene positions; each gene counted once)"
+    W = np.zeros((len(sig_pos), n_genes))
+    for r, (s, c) in enumerate(zip(sig_pos, ctrl_pos)):
+        for idx, sign in ((np.unique(s), 1.0), (np.unique(c), -1.0)):
+            if len(idx): W[r, idx] += sign / len(idx)
     return W
 
-def _bins(mu, genes):
-    "pyscalop's 30 expression bins, from the genes' means"
-    return ps.bin_genes(pd.DataFrame({'mean': mu}, index=genes), nbin=N_BINS)
+def _bins(mu, genes)->pd.Series:
+    "Expression bin (0..29) of every gene, indexed by the genes in order of mean: 30 equal slices of that order"
+    order = np.argsort(np.asarray(mu, np.float64), kind='quicksort')
+    edges = np.linspace(0, len(order), N_BINS + 1).astype(int)
+    return pd.Series(np.searchsorted(edges, np.arange(len(order)), side='right') - 1, index=pd.Index(genes)[order])
 
-def _controls(sigs, bins, rng):
-    "Bin-matched control genes of every signature (pyscalop's `binmatch`, in signature order)"
-    return {name: ps.binmatch(gs, bins, n=BIN_SIZE, rng=rng) for name, gs in sigs.items()}
+def _controls(sigs:dict, bins:pd.Series, rng, *, genes=None, n:int=1)->list[dict]:
+    "`n` draws of every signature's bin-matched control genes: up to 100 drawn without replacement from each gene's bin (names, or positions in `genes`)"
+    b = bins.to_numpy()
+    items = bins.index.to_numpy() if genes is None else pd.Index(genes).get_indexer(bins.index)
+    pools = {k: items[b == k] for k in np.unique(b)}
+    where = {name: bins.loc[list(gs)].to_numpy() for name, gs in sigs.items()}
+    out = []
+    for _ in range(n):
+        d = {name: [rng.choice(pools[k], size=min(BIN_SIZE, len(pools[k])), replace=False) for k in ks] for name, ks in where.items()}
+        d = {name: np.concatenate(v) if v else items[:0] for name, v in d.items()}
+        out.append(d if genes is not None else {name: v.tolist() for name, v in d.items()})
+    return out
 
 # %% ../nbs/05a_labels.ipynb #2bc08fd1
 def _fdr(passed, total, n_perm):
@@ -112,23 +124,25 @@ def score_signatures(A, # scored genes x cells, float32 (shuffled in place), or 
     load = A if callable(A) else (lambda lo, hi: A[lo:hi])
     if mu is None: mu = A.mean(1, dtype=np.float64)
     n_cells = A.shape[1] if n_cells is None else int(n_cells)
-    bins = _bins(mu, genes)
-    W = _weights(sigs, genes, _controls(sigs, bins, np.random.default_rng(seed)))
-    rng = np.random.default_rng(seed)
-    Wk = np.stack([_weights(sigs, genes, _controls(sigs, bins, rng)) for _ in range(n_perm)])   # perms x sigs x genes
+    bins, sig_pos = _bins(mu, genes), [genes.get_indexer(pd.Index(gs)) for gs in sigs.values()]
+    W = _weights(sig_pos, list(_controls(sigs, bins, np.random.default_rng(seed), genes=genes)[0].values()), len(genes))
+    draws = _controls(sigs, bins, np.random.default_rng(seed), genes=genes, n=n_perm)
+    Wk = np.stack([_weights(sig_pos, list(d.values()), len(genes)) for d in draws])   # perms x sigs x genes
+    W32, Wk32 = W.astype(np.float32), Wk.astype(np.float32)
     obs, perm = np.zeros((len(sigs), n_cells), np.float32), np.zeros((n_perm, len(sigs), n_cells), np.float32)
     G, step = len(genes), max(1, max_bytes // (4 * max(n_cells, 1)) // GENE_BLOCK) * GENE_BLOCK
     bar = progress(total=n_perm * -(-G // GENE_BLOCK), quiet=quiet, desc='permutations', unit='block', leave=False)
-    for lo in range(0, G, step):
-        Ag = load(lo, min(G, lo + step))
-        for b0 in range(lo, min(G, lo + step), GENE_BLOCK):
-            sl = slice(b0, min(b0 + GENE_BLOCK, G, lo + step))
-            Ab, r = Ag[sl.start - lo:sl.stop - lo], np.random.default_rng([seed, b0 // GENE_BLOCK])
-            obs += W[:, sl].astype(np.float32) @ Ab
-            for k in range(n_perm):
-                r.permuted(Ab, axis=1, out=Ab)
-                perm[k] += Wk[k][:, sl].astype(np.float32) @ Ab
-                bar.update()
+    with threadpool_limits(limits=1, user_api='blas'):   # small products: BLAS threads only add contention
+        for lo in range(0, G, step):
+            Ag = load(lo, min(G, lo + step))
+            for b0 in range(lo, min(G, lo + step), GENE_BLOCK):
+                sl = slice(b0, min(b0 + GENE_BLOCK, G, lo + step))
+                Ab, r = Ag[sl.start - lo:sl.stop - lo], np.random.default_rng([seed, b0 // GENE_BLOCK])
+                obs += W32[:, sl] @ Ab
+                for k in range(n_perm):
+                    r.permuted(Ab, axis=1, out=Ab)
+                    perm[k] += Wk32[k, :, sl] @ Ab
+                    bar.update()
     bar.close()
     obs, perm = obs - (W @ mu)[:, None], perm - (Wk @ mu)[:, :, None]
     thr = perm.mean(2, keepdims=True) + 2 * perm.std(2, ddof=1, keepdims=True)
@@ -184,6 +198,12 @@ def _dense_genes(blocks, keep, cols):
     return A
 
 # %% ../nbs/05a_labels.ipynb #6103020e
+def _pyscalop():
+    "pyscalop, imported only for `method='pyscalop'`"
+    try: import pyscalop
+    except ImportError: raise InputError("method='pyscalop' needs the pyscalop package (pip install pyscalop); method='stream' does not") from None
+    return pyscalop
+
 def _score_step(blocks, keep, var, sigs, n_perm, seed, method, max_bytes, quiet, what):
     "Scores and FDRs (cells x signatures) of `sigs` over the kept cells, genes filtered within them"
     cpm, mu = _scan(blocks, keep, len(var))
@@ -194,7 +214,7 @@ def _score_step(blocks, keep, var, sigs, n_perm, seed, method, max_bytes, quiet,
     cols, n = var.get_indexer(genes), int(keep.sum())
     say(f"{what}: {len(use)} signature(s) over {len(genes)} genes x {n} cells, {n_perm} permutations", quiet=quiet)
     if method == 'pyscalop':
-        A = _dense_genes(blocks, keep, cols)
+        A, ps = _dense_genes(blocks, keep, cols), _pyscalop()
         res = ps.sig_scores(pd.DataFrame(A.T.astype(np.float64), columns=genes), use, permute=True, n_perm=n_perm,
                             conserved_genes=CONSERVED, expr_nbin=N_BINS, expr_binsize=BIN_SIZE, random_state=seed)
         wide = res.pivot(index='id', columns='sig', values=['score', 'fdr']).sort_index()
@@ -256,6 +276,41 @@ def write_labels(h5ad, # the cells to label (any h5ad with the log X)
             del f['obs']
             ad.io.write_elem(f, 'obs', obs)
     return labels
+
+# %% ../nbs/05a_labels.ipynb #2cab7707
+def label_scale(X, # cells x genes on the challenge's X scale, dense or sparse
+               ):
+    "`X` on the labeller's log2(CPM/10 + 1) scale: the same values, negatives set to 0 (a copy only when there are any)"
+    vals = X.data if hasattr(X, 'tocsr') else np.asarray(X)
+    if not np.isfinite(vals).all(): raise InputError("X holds NaN or inf values: they cannot be labelled")
+    if (vals >= 0).all(): return X
+    if hasattr(X, 'tocsr'): X = X.tocsr(copy=True); X.data = np.maximum(X.data, 0); return X
+    return np.maximum(vals, 0)
+
+# %% ../nbs/05a_labels.ipynb #1cda22ed
+MIN_PERM = 10   # below this the binomial p-value of a cell passing every permutation, rate**n_perm, can stay above 0.01
+
+def proportions_of_cells(adata:ad.AnnData, # predicted cells, X on the challenge's scale, obs[`pert_key`]
+                         *, pert_key:str=PERT_KEY,
+                         background:ad.AnnData|None=None, # cells labelled together with `adata` (e.g. training cells), left out of the table
+                         n_perm:int=N_PERM, # permutations per labelling step, at least 10 (fewer is faster; see the agreement below)
+                         seed:int=0,
+                         signatures:dict|None=None, lipogenic:dict|None=None, # as in `program_labels` (default: the organisers')
+                         quiet:bool=True,
+                        )->pd.DataFrame: # gene + pre_adipo, adipo, other, lipo, lipo_adipo: one row per perturbation of `adata`
+    "Label `adata`'s cells as the organisers did and return their per-perturbation program proportions (program_proportion.csv form)"
+    if pert_key not in adata.obs.columns: raise InputError(f"obs column {pert_key!r} not found")
+    if n_perm < MIN_PERM: raise InputError(f"n_perm={n_perm}: at least {MIN_PERM} permutations are needed (with fewer, a cell that passes every one is still not significant)")
+    X, obs = label_scale(adata.X), adata.obs[[pert_key]].copy()
+    if background is not None:
+        miss = adata.var_names.difference(background.var_names)
+        if len(miss): raise InputError(f"background: gene {miss[0]!r} of the predicted cells not found ({len(miss)} missing)")
+        B = label_scale(background[:, adata.var_names].X)
+        X = sp.vstack([sp.csr_matrix(X), sp.csr_matrix(B)]).tocsr() if sp.issparse(X) or sp.issparse(B) else np.vstack([X, B])
+    cells = ad.AnnData(X=X, var=pd.DataFrame(index=adata.var_names.astype(str)))
+    lab = program_labels(cells, signatures=signatures, lipogenic=lipogenic, n_perm=n_perm, seed=seed, quiet=quiet).iloc[:adata.n_obs]
+    obs[PROGRAMS] = lab[PROGRAMS].to_numpy()
+    return proportions_from_labels(obs, pert_key=pert_key)
 
 # %% ../nbs/05a_labels.ipynb #08a3a5b6
 def label_agreement(reference:pd.DataFrame, # cells x 0/1 PROGRAMS (e.g. a screen's own labels), with `pert_key`

@@ -8,23 +8,27 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/realism.html.md"""
 from __future__ import annotations
 import json
 from pathlib import Path
-import numpy as np, pandas as pd, scipy.stats
+import numpy as np, pandas as pd, scipy.stats, scipy.sparse as sp
+import anndata as ad
 from matplotlib.figure import Figure
 from .core import (FILES, HIDDEN_FILES, CONTROL, PERT_KEY, InputError, read_obs, read_var_names, matrix_shape,
-                                iter_rows, read_rows, atomic_path, progress, say)
+                                iter_rows, read_rows, atomic_path, progress, say, PROGRAMS)
+from .data import read_proportions
+from .programs import proportions_from_labels
+from .labels import program_labels, label_agreement, N_PERM
 from .metrics import hvg_genes
 from .synth import real_reference, noise_floor
 
 # %% auto #0
 __all__ = ['REAL_FIGURES', 'N_HVG', 'BANDS', 'real_ratios', 'coexpr_effect', 'screen_stats', 'realism_table', 'format_realism',
-           'plot_realism', 'realism_report']
+           'plot_realism', 'realism_report', 'label_stats']
 
 # %% ../nbs/08a_realism.ipynb #61f695d9
 REAL_FIGURES = dict(zero_fraction=0.523, x_max=13.5, x_mean=1.2, sample_ids=[f'TF150_{k}' for k in range(1, 9)],
                     coexpr_effect=-0.24)   # PROVENANCE.md of refdata; coexpr_effect: the Papalexi screen
 N_HVG = 2_000  # genes of the real HVG list
 BANDS = dict(ratio=0.20, spearman=0.7, coexpr=(-0.35, -0.15), zero_fraction=(0.47, 0.57), x_max=(12.5, 14.5),
-             hvg_overlap=0.8, gene_variance=0.5)  # within 20% of the real ratio quantiles; lower bounds; ranges
+             hvg_overlap=0.8, gene_variance=0.5, label_cells=0.8, label_adipo_r=0.8)  # within 20% of the real ratio quantiles; lower bounds; ranges
 
 def real_ratios()->pd.Series:
     "The real table's effect sizes: each distance over the real noise floor for its cell count"
@@ -158,7 +162,15 @@ def realism_table(stats:dict, # from `screen_stats`
     rows.append(_row(f"real HVGs among the HVGs ({s['n_real_hvg']} in var)", 'n/a' if ho is None else f'{ho:.2f}', '1.00', '>= 0.80', _yes(None if ho is None else ho >= B['hvg_overlap'])))
     gv = s['gene_variance_spearman']
     rows.append(_row(f"gene effect variance, Spearman ({s['n_gene_variance']} genes)", 'n/a' if gv is None else f'{gv:.2f}', '', '>= 0.50', _yes(None if gv is None else gv >= B['gene_variance'])))
+    if 'labels' in s: rows += _label_rows(s['labels'])
     return pd.DataFrame(rows)
+
+def _label_rows(ls):
+    "Rows of the labeller's agreement (n/a for a screen without labels)"
+    if ls is None: return [_row("labeller: agreement with the screen's labels", 'n/a (no labels)', '', '>= 0.80', 'n/a')]
+    r, B = ls['adipo_csv_r'], BANDS
+    return [_row(f"labeller: per-cell agreement ({ls['n_cells']:,} cells, {ls['n_perm']} perm.)", f"{ls['cell_agreement']:.3f}", '', '>= 0.80', _yes(ls['cell_agreement'] >= B['label_cells'])),
+            _row(f"labeller: adipo proportion r with program_proportion.csv ({ls['n_csv']} names)", 'n/a' if r is None else f'{r:.3f}', '', '>= 0.80', _yes(None if r is None else r >= B['label_adipo_r']))]
 
 def _ids(ids):
     ids = [i for i in (ids or []) if i]
@@ -200,15 +212,58 @@ def plot_realism(stats:dict, # from `screen_stats`
 def realism_report(data_dir, # a data folder (competition layout)
                    *, plot=None, # a PNG file to write the picture to
                    json_path=None, # a JSON file to write the table and the per-perturbation figures to
+                   labels:bool=False, # also run the organisers' labeller on the training cells (minutes on the small screen)
+                   label_cells:int|None=None, # label a random sample of this many cells instead of all
+                   n_perm:int=N_PERM, # the labeller's permutations
                    quiet:bool=True,
                   )->str:
     "The realism table of a folder as text (and optionally its plot and a JSON record)"
     st = screen_stats(data_dir, quiet=quiet)
+    if labels: st['labels'] = label_stats(data_dir, max_cells=label_cells, n_perm=n_perm, quiet=quiet)
     tab = realism_table(st)
     if plot is not None:
         with atomic_path(Path(plot)) as tmp: plot_realism(st).savefig(tmp, format='png', dpi=110)
     if json_path is not None:
         rec = dict(table=tab.to_dict('records'), effects=st['effects'].reset_index().to_dict('records'),
                    coexpr_effect=st['coexpr_effect'].to_dict(), held_out=st['held_out'].to_dict('records'))
+        if st.get('labels') is not None:
+            rec['labels'] = {k: (v.to_dict('records') if k == 'proportions' else v) for k, v in st['labels'].items()}
         with atomic_path(Path(json_path)) as tmp: Path(tmp).write_text(json.dumps(rec, indent=1, default=float))
     return format_realism(tab, f"realism of {data_dir} (real: the challenge's training file, small variant)")
+
+# %% ../nbs/08a_realism.ipynb #6a624d99
+def _sample_rows(train, rows, var):
+    "The rows `rows` (sorted) of the training X as an AnnData, read one CSR block at a time"
+    keep, parts = np.zeros(matrix_shape(train)[0], bool), []
+    keep[rows] = True
+    for s, blk in iter_rows(train, chunk_rows=4096):
+        k = keep[s:s + blk.shape[0]]
+        if k.any(): parts.append(blk[k])
+    return ad.AnnData(X=sp.vstack(parts).tocsr(), var=pd.DataFrame(index=var))
+
+def label_stats(data_dir, # a data folder (competition layout) whose training cells carry 0/1 program labels
+                *, max_cells:int|None=None, # label a random sample of this many cells (default: all, streamed)
+                n_perm:int=N_PERM, # permutations of the labeller
+                pert_key:str=PERT_KEY, seed:int=0,
+                quiet:bool=True,
+               )->dict|None: # None when the screen has no labels
+    "The organisers' labeller on a folder's training cells, against the screen's own labels and program_proportion.csv"
+    train = Path(data_dir)/FILES['train']
+    obs = read_obs(train)
+    if not all(c in obs.columns for c in PROGRAMS): return None
+    if pert_key not in obs.columns: raise InputError(f"{train.name}: obs column {pert_key!r} not found")
+    if max_cells is not None and max_cells < len(obs):
+        rows = np.sort(np.random.default_rng(seed).choice(len(obs), size=int(max_cells), replace=False))
+        src, obs = _sample_rows(train, rows, pd.Index(read_var_names(train).astype(str))), obs.iloc[rows]
+    else: src = train
+    lab = program_labels(src, n_perm=n_perm, seed=seed, quiet=quiet)
+    ref = obs[[pert_key] + PROGRAMS].reset_index(drop=True)
+    out = dict(n_perm=n_perm, **label_agreement(ref, lab, pert_key=pert_key), adipo_csv_r=None, n_csv=0)
+    mine = ref[[pert_key]].copy(); mine[PROGRAMS] = lab[PROGRAMS].to_numpy()
+    props = proportions_from_labels(mine, pert_key=pert_key).set_index(pert_key)
+    csv = Path(data_dir)/FILES['proportions']
+    if csv.is_file():
+        pp = read_proportions(csv); both = props.index.intersection(pp.index)
+        if len(both) > 2: out.update(adipo_csv_r=float(np.corrcoef(props.adipo[both], pp.adipo[both])[0, 1]), n_csv=len(both))
+    out['proportions'] = props.reset_index()
+    return out
