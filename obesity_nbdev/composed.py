@@ -6,7 +6,7 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/composed.html.md"""
 
 # %% ../nbs/07b_composed.ipynb #c7b0cede
 from __future__ import annotations
-import itertools, json
+import importlib, itertools, json
 from pathlib import Path
 import numpy as np, pandas as pd
 import anndata as ad
@@ -681,7 +681,8 @@ class LabelledProportions(MedianProportions):
     def params(self): return super().params | dict(n_perm=self.n_perm, block=self.block)
     def _raw(self, targets, effect, cells=None):
         if cells is None: raise InputError("the 'labelled' proportion model needs the predicted cells: use it through Composed.predict_proportions")
-        from obesity_nbdev.labels import proportions_of_cells
+        try: proportions_of_cells = importlib.import_module('obesity_nbdev.labels').proportions_of_cells     # not carried by the submission notebook
+        except ImportError: raise InputError("the 'labelled' proportion model needs obesity_nbdev.labels, which the submission notebook does not carry") from None
         out = np.tile(self.median, (len(targets), 1))
         for lo in progress(range(0, len(targets), self.block), quiet=True, desc='labelling'):
             part = targets[lo:lo + self.block]
