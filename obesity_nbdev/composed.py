@@ -81,12 +81,6 @@ def register_effect(name):
     def _reg(cls): cls.name = name; EFFECTS[name] = cls; return cls
     return _reg
 
-def _pearson_rows(a, b):
-    "Row-wise Pearson correlation (0 where a row is constant)"
-    a = a - a.mean(1, keepdims=True); b = b - b.mean(1, keepdims=True)
-    den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    return np.where(den > 0, np.einsum('ij,ij->i', a, b) / np.where(den > 0, den, 1), 0.0)
-
 class Effect:
     "Shell of an effect model: shrinkage toward the control mean and the fallback, chosen by inner CV"
     name, arrays_needed = 'effect', ()
@@ -134,8 +128,8 @@ class Effect:
             true = d.X[[d.perts.index(p) for p in held]] - inner.centroid
             c0 = d.ctrl - inner.centroid
             for j, g in enumerate(grid):
-                if informed.any(): sa[j] += _pearson_rows(true[informed], c0 + g * (raw[informed] - d.ctrl)).sum()
-                sb[j] += _pearson_rows(true, np.tile(c0 + g * (inner.centroid - d.ctrl), (len(held), 1))).sum()
+                if informed.any(): sa[j] += pearson_rows(true[informed], c0 + g * (raw[informed] - d.ctrl), fill=0.0).sum()
+                sb[j] += pearson_rows(true, np.tile(c0 + g * (inner.centroid - d.ctrl), (len(held), 1)), fill=0.0).sum()
             na += int(informed.sum()); nb += len(held)
         if self.alpha is None: self.alpha = float(grid[np.argmax(sa)]) if na else 1.0
         if self.beta is None: self.beta = float(grid[np.argmax(sb)])
@@ -380,8 +374,8 @@ class Blend(Effect):
             true, c0 = d.X[[d.perts.index(p) for p in held]] - inner.centroid, d.ctrl - inner.centroid
             if placed.any() and self.w_spec is None:
                 Ep, tp = E[:, placed], true[placed]
-                for j, w in enumerate(combos): sa[j] += _pearson_rows(tp, c0 + np.tensordot(w, Ep, 1)).sum()
-            for j, g in enumerate(grid): sb[j] += _pearson_rows(true, np.tile(c0 + g * (inner.centroid - d.ctrl), (len(held), 1))).sum()
+                for j, w in enumerate(combos): sa[j] += pearson_rows(tp, c0 + np.tensordot(w, Ep, 1), fill=0.0).sum()
+            for j, g in enumerate(grid): sb[j] += pearson_rows(true, np.tile(c0 + g * (inner.centroid - d.ctrl), (len(held), 1)), fill=0.0).sum()
             na += int(placed.sum())
         self.w = np.array(self.w_spec) if self.w_spec is not None else combos[np.argmax(sa)] if na else np.ones(len(self.parts))
         if self.beta is None: self.beta = float(grid[np.argmax(sb)])

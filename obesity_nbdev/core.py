@@ -16,8 +16,8 @@ from tqdm.auto import tqdm
 # %% auto #0
 __all__ = ['FILES', 'HIDDEN_FILES', 'PRED_FILES', 'PERT_KEY', 'CONTROL', 'N_CELLS', 'LOCAL_TEST', 'PROGRAMS', 'PROP_COLS',
            'PRED_PROP_COLS', 'OBS_COLUMNS', 'MMD_BANDWIDTHS', 'DEFAULT_MODEL', 'InputError', 'refdata', 'read_list',
-           'write_list', 'unique_names', 'default_mode', 'atomic_path', 'atomic_dir', 'progress', 'say', 'read_obs',
-           'read_var_names', 'matrix_shape', 'iter_rows', 'x_is_sparse', 'read_rows']
+           'write_list', 'unique_names', 'default_mode', 'atomic_path', 'atomic_dir', 'progress', 'say', 'pearson_rows',
+           'read_obs', 'read_var_names', 'matrix_shape', 'iter_rows', 'x_is_sparse', 'read_rows']
 
 # %% ../nbs/00_core.ipynb #13732d7a
 FILES = dict(
@@ -135,6 +135,21 @@ def progress(it=None, *, quiet:bool=False, **kwargs):
 def say(msg:str, *, quiet:bool=False):
     "Print a progress message to stderr unless `quiet`"
     if not quiet: print(msg, file=sys.stderr, flush=True)
+
+# %% ../nbs/00_core.ipynb #5dcf1c64
+def pearson_rows(a:np.ndarray, # rows x columns
+                 b:np.ndarray, # the same shape
+                 *, const=None, # bool per row: rows to treat as constant (default: rows of zero spread in a or b)
+                 fill:float=np.nan, # the value of a constant row
+                )->np.ndarray: # one correlation per row, in [-1, 1]
+    "Pearson correlation of each row of `a` with the same row of `b`"
+    a = np.asarray(a, np.float64); b = np.asarray(b, np.float64)
+    a = a - a.mean(axis=1, keepdims=True); b = b - b.mean(axis=1, keepdims=True)
+    den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    bad = (den == 0) if const is None else (np.asarray(const, bool) | (den == 0))
+    r = np.clip(np.einsum('ij,ij->i', a, b) / np.where(bad, 1, den), -1.0, 1.0)
+    r[bad] = fill
+    return r
 
 # %% ../nbs/00_core.ipynb #08fadb8c
 def _open_h5(path):

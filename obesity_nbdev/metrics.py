@@ -15,7 +15,7 @@ import numpy as np, pandas as pd, h5py, scipy.stats, scipy.sparse as sp
 from scipy.linalg import blas as _blas
 from threadpoolctl import threadpool_limits
 import anndata as ad
-from .core import (InputError, MMD_BANDWIDTHS, PERT_KEY, PROGRAMS, read_obs, read_var_names,
+from .core import (InputError, MMD_BANDWIDTHS, pearson_rows, PERT_KEY, PROGRAMS, read_obs, read_var_names,
                                  matrix_shape, iter_rows, read_rows, progress, say, atomic_path)
 
 # %% auto #0
@@ -175,16 +175,6 @@ def _constant(delta):
     "Rows of `delta` whose values are all exactly equal, the test of `scipy.stats.pearsonr` (which then returns NaN)"
     return (delta == delta[:, :1]).all(axis=1)
 
-def _pearson_rows(a, b, const):
-    "Row-wise Pearson correlation of two (rows x genes) float64 arrays; NaN where `const`"
-    a = a - a.mean(axis=1, keepdims=True)
-    b = b - b.mean(axis=1, keepdims=True)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        r = np.einsum('ij,ij->i', a, b) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-    r = np.clip(r, -1.0, 1.0)
-    r[const] = np.nan
-    return r
-
 def _warn_nan_pearson(per:pd.Series):
     bad = per.index[per.isna()].tolist()
     if bad:
@@ -205,7 +195,7 @@ def pearson_delta_batch(true_means, # true means, perturbations x scored genes
         raise InputError(f"shape mismatch: true means {t.shape}, predicted means {p.shape}, centroid ({c.size},)")
     perturbations = range(len(t)) if perturbations is None else perturbations
     const = _constant(t - c) | _constant(p - c)
-    res = _result(_pearson_rows(t - c, p - c, const), perturbations, 'pearson_delta')
+    res = _result(pearson_rows(t - c, p - c, const=const), perturbations, 'pearson_delta')
     _warn_nan_pearson(res.per_perturbation)
     return res
 
