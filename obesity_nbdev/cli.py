@@ -129,7 +129,7 @@ def _validate(a):
 # %% ../nbs/11_cli.ipynb #7447a649
 def _realism(a):
     from obesity_nbdev.realism import realism_report
-    print(realism_report(a.data, plot=a.plot, json_path=a.json, quiet=a.quiet))
+    print(realism_report(a.data, plot=a.plot, json_path=a.json, labels=a.labels or a.label_cells is not None, label_cells=a.label_cells, quiet=a.quiet))
     if a.plot: print(f"plot written to {a.plot}")
     return 0
 
@@ -302,6 +302,8 @@ def _parser():
     s = cmd('realism', _realism, "a data folder's realism figures beside the real training file's")
     s.add_argument('--data', required=True); s.add_argument('--plot', metavar='PNG', help='also write the picture')
     s.add_argument('--json', help='also write the table and per-perturbation figures')
+    s.add_argument('--labels', action='store_true', help="also label the training cells with the organisers' labeller and compare (minutes: ~35 on the small screen)")
+    s.add_argument('--label-cells', type=int, help='with --labels: label a random sample of this many cells instead of all')
     s = cmd('label', _label, "label cells pre-adipocyte, adipocyte, lipogenic or other as the organisers did")
     s.add_argument('--h5ad', required=True, help='cells to label (X on the log2(1 + 1e5 * counts / total) scale)')
     s.add_argument('--out', required=True, help='the labelled copy to write (obs gains the 0/1 columns, scores and FDRs)')
