@@ -251,7 +251,7 @@ def _get(rows, case): return next((r for r in rows if r['case'] == case), None)
 
 
 def targets(rows, model):
-    "Each target of issue 15, part 2, as (name, ratio text, met) from this run's rows"
+    "Each speed and memory target as (name, ratio text, met) from this run's rows"
     out = []
     def ratio(a, b, k='wall_s'): return None if a is None or b is None else a[k] / b[k]
     def both(a, b): return f"{ratio(a, b):.2f}x wall ({ratio(a, b, 'cpu_s'):.2f}x CPU)"
@@ -306,7 +306,7 @@ def markdown(res):
                                      f"{r['scale']} screen" if 'scale' in r else '') if n)
         L.append(f"| {r['step']} | {r['label']} | {r['wall_s']:,.1f} | {r['cpu_s']:,.1f} | {r['peak_rss_mb']:,} | {x} | {note} |")
     L += ["", "'x the limit' is the wall time over that of the raw h5py read of the same training file's X (aggregation, train) "
-          "or of the raw h5py write of the same bytes with fsync (infer).", "", "## Targets (issue 15, part 2)", "",
+          "or of the raw h5py write of the same bytes with fsync (infer).", "", "## Targets", "",
           "Ratios of wall times (the CPU-time ratio beside them); met or not is judged on the wall time, GB = 10^9 bytes.", "",
           "| target | this run | met |", "| --- | ---: | --- |"]
     L += [f"| {t['target']} | {t['value']} | {'met' if t['met'] else 'not met'} |" for t in res['targets']]
