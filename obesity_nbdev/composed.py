@@ -530,7 +530,7 @@ class SimilarCells(ControlCells):
     def cells(self, means:np.ndarray, names, *, n_cells:int=N_CELLS, seed:int=0, cols=None)->np.ndarray:
         "`n_cells` cells per row of `means` (over the columns `cols`, default all)"
         sel = (lambda a: a) if cols is None else (lambda a: np.ascontiguousarray(a[:, cols]))
-        pool, E, gm, ctrl = sel(self.pool), sel(self.E[1:]), sel(self.gmean), (self.ctrl if cols is None else self.ctrl[cols])
+        pool, E, gm, ctrl = self._columns(cols), sel(self.E[1:]), sel(self.gmean), (self.ctrl if cols is None else self.ctrl[cols])
         members = [np.flatnonzero(self.group == g) for g in range(len(self.groups))]
         En = np.linalg.norm(E, axis=1)
         out = np.empty((len(names) * n_cells, pool.shape[1]), np.float32)
@@ -678,7 +678,7 @@ class LabelledProportions(MedianProportions):
         try: proportions_of_cells = importlib.import_module('obesity_nbdev.labels').proportions_of_cells     # not carried by the submission notebook
         except ImportError: raise InputError("the 'labelled' proportion model needs obesity_nbdev.labels, which the submission notebook does not carry") from None
         out = np.tile(self.median, (len(targets), 1))
-        for lo in progress(range(0, len(targets), self.block), quiet=True, desc='labelling'):
+        for lo in range(0, len(targets), self.block):
             part = targets[lo:lo + self.block]
             pred, background = cells(part)
             t = proportions_of_cells(pred, background=background, n_perm=self.n_perm, seed=0).set_index(PERT_KEY)
