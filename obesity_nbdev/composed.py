@@ -15,7 +15,7 @@ from .models import (PCARidge, register_model, save_model_files, model_from_file
                                   pca_embed, pca_ridge_fit, pca_ridge_predict, fallback_offset, _proportion_table)
 from .sampled import sample_pool, sample_groups, pool_cells
 from .programs import finalize_proportions
-from .expand import _pert_rng
+
 
 # %% auto #0
 __all__ = ['SHRINK_GRID', 'FALLBACK_JITTER', 'EFFECTS', 'CELLS', 'FLOORS', 'PROPORTIONS', 'PRESETS', 'N', 'CLIP', 'COUNT', 'B3',
@@ -472,7 +472,7 @@ class ControlCells:
         if self.floor != 'count': return pool_cells(pool, means, names, n_cells=n_cells, seed=seed, clip=self.floor == 'clip')
         out = np.empty((len(names) * n_cells, pool.shape[1]), np.float32)
         for i, name in enumerate(names):       # the same draws as pool_cells
-            j = _pert_rng(seed, name).choice(len(pool), size=n_cells, replace=n_cells > len(pool))
+            j = pert_rng(seed, name).choice(len(pool), size=n_cells, replace=n_cells > len(pool))
             out[i*n_cells:(i+1)*n_cells] = count_shift(pool[j], np.asarray(means[i], np.float64))
         return out
     def _columns(self, cols):
@@ -542,7 +542,7 @@ class SimilarCells(ControlCells):
             best = np.argsort(-cos, kind='stable')[:self.top]
             best, w = best[cos[best] > 0] + 1, cos[best][cos[best] > 0]         # +1: group 0 is the control
             if not len(best): best, w = np.array([0]), np.array([1.0])
-            rng = _pert_rng(seed, name)
+            rng = pert_rng(seed, name)
             j = np.concatenate([rng.choice(members[g], size=c, replace=c > len(members[g])) for g, c in zip(best, rng.multinomial(n_cells, w / w.sum())) if c])
             blk = out[i*n_cells:(i+1)*n_cells]
             np.subtract(pool[j], gm[self.group[j]], out=blk)

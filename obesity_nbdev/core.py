@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 __all__ = ['FILES', 'HIDDEN_FILES', 'PRED_FILES', 'PERT_KEY', 'CONTROL', 'N_CELLS', 'LOCAL_TEST', 'PROGRAMS', 'PROP_COLS',
            'PRED_PROP_COLS', 'OBS_COLUMNS', 'MMD_BANDWIDTHS', 'DEFAULT_MODEL', 'InputError', 'refdata', 'read_list',
            'write_list', 'unique_names', 'default_mode', 'atomic_path', 'atomic_dir', 'progress', 'say', 'pearson_rows',
-           'read_obs', 'read_var_names', 'matrix_shape', 'iter_rows', 'x_is_sparse', 'read_rows']
+           'pert_rng', 'draw_cells', 'read_obs', 'read_var_names', 'matrix_shape', 'iter_rows', 'x_is_sparse',
+           'read_rows']
 
 # %% ../nbs/00_core.ipynb #13732d7a
 FILES = dict(
@@ -150,6 +151,24 @@ def pearson_rows(a:np.ndarray, # rows x columns
     r = np.clip(np.einsum('ij,ij->i', a, b) / np.where(bad, 1, den), -1.0, 1.0)
     r[bad] = fill
     return r
+
+# %% ../nbs/00_core.ipynb #5ab3e4e2
+def pert_rng(seed:int, # the run's seed
+             name:str, # the perturbation
+            )->np.random.Generator:
+    "Generator of perturbation `name`: depends only on `seed` and the name"
+    b = str(name).encode('utf-8')
+    return np.random.default_rng([int(seed), len(b), int.from_bytes(b, 'little')])
+
+# %% ../nbs/00_core.ipynb #1806636f
+def draw_cells(rows, # candidate row positions, or a count n (rows 0..n-1)
+               n:int, # rows to draw (all of them when there are fewer)
+               *, seed=0, # an int seed, or a Generator to draw from
+              )->np.ndarray: # sorted row positions
+    "Up to `n` of `rows`, drawn without replacement, in file order"
+    rows = np.arange(rows) if np.ndim(rows) == 0 else np.asarray(rows)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return np.sort(rng.choice(rows, size=min(int(n), len(rows)), replace=False))
 
 # %% ../nbs/00_core.ipynb #08fadb8c
 def _open_h5(path):

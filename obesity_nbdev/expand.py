@@ -12,22 +12,17 @@ from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np, pandas as pd, h5py, psutil, scipy.sparse as sp
 import anndata as ad
-from .core import InputError, PERT_KEY, N_CELLS, atomic_path, progress, unique_names
+from .core import InputError, PERT_KEY, N_CELLS, atomic_path, progress, unique_names, pert_rng
 
 # %% auto #0
 __all__ = ['expand_cells', 'check_resources', 'write_prediction']
 
 # %% ../nbs/07_expand.ipynb #35c0665d
-def _pert_rng(seed:int, name:str)->np.random.Generator:
-    "Generator of perturbation `name`: depends only on `seed` and the name"
-    b = str(name).encode('utf-8')
-    return np.random.default_rng([int(seed), len(b), int.from_bytes(b, 'little')])
-
 def _fill(out, means, names, std, n_cells, seed):
     "Write `n_cells` rows of `mean + std * N(0, 1)` for each perturbation into `out` (float32, in place)"
     for i, name in enumerate(names):
         blk = out[i*n_cells:(i+1)*n_cells]
-        _pert_rng(seed, name).standard_normal(out=blk, dtype=np.float32)
+        pert_rng(seed, name).standard_normal(out=blk, dtype=np.float32)
         blk *= std
         blk += means[i]
     return out

@@ -12,7 +12,6 @@ import numpy as np, pandas as pd
 import anndata as ad
 from .core import *
 from .models import PCARidge, register_model, save_model_files, MODEL_NPZ
-from .expand import _pert_rng
 from .programs import finalize_proportions
 
 # %% auto #0
@@ -85,7 +84,7 @@ def pool_cells(pool:np.ndarray, # pool cells x genes (float32)
     if len(names) != len(means): raise InputError(f"{len(names)} names for {len(means)} predicted means")
     out = np.empty((len(names) * n_cells, pool.shape[1]), np.float32)
     for i, name in enumerate(names):
-        j = _pert_rng(seed, name).choice(len(pool), size=n_cells, replace=n_cells > len(pool))
+        j = pert_rng(seed, name).choice(len(pool), size=n_cells, replace=n_cells > len(pool))
         blk = out[i*n_cells:(i+1)*n_cells]
         np.take(pool, j, axis=0, out=blk)
         blk += means[i] - blk.mean(0)
