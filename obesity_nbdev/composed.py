@@ -12,9 +12,9 @@ import numpy as np, pandas as pd
 import anndata as ad
 from .core import *
 from .models import (PCARidge, register_model, save_model_files, model_from_files, MODEL_JSON, MODEL_NPZ,
-                                  pca_embed, pca_ridge_fit, pca_ridge_predict, fallback_offset, _proportion_table)
+                                  pca_embed, pca_ridge_fit, pca_ridge_predict, fallback_offset)
 from .sampled import sample_pool, sample_groups, pool_cells
-from .programs import finalize_proportions
+from .programs import finalize_proportions, proportion_table
 
 
 # %% auto #0
@@ -52,7 +52,7 @@ class FitData:
         self.n_cells = n
         self.centroid = n @ self.X / n.sum()
         self.ctrl_cells, self.pert_cells, self.pert_labels = ctrl_cells, pert_cells, pert_labels
-        self.proportions = None if proportions is None else _proportion_table(proportions)
+        self.proportions = None if proportions is None else proportion_table(proportions, finite=True)
 
     @property
     def effects(self)->np.ndarray: return self.X - self.ctrl     # training perturbations x genes

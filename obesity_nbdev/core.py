@@ -16,9 +16,9 @@ from tqdm.auto import tqdm
 # %% auto #0
 __all__ = ['FILES', 'HIDDEN_FILES', 'PRED_FILES', 'PERT_KEY', 'CONTROL', 'N_CELLS', 'LOCAL_TEST', 'PROGRAMS', 'PROP_COLS',
            'PRED_PROP_COLS', 'OBS_COLUMNS', 'MMD_BANDWIDTHS', 'DEFAULT_MODEL', 'InputError', 'refdata', 'read_list',
-           'write_list', 'unique_names', 'default_mode', 'atomic_path', 'atomic_dir', 'progress', 'say', 'pearson_rows',
-           'pert_rng', 'draw_cells', 'read_obs', 'read_var_names', 'matrix_shape', 'iter_rows', 'x_is_sparse',
-           'read_rows']
+           'write_list', 'unique_names', 'read_csv', 'default_mode', 'atomic_path', 'atomic_dir', 'progress', 'say',
+           'pearson_rows', 'pert_rng', 'draw_cells', 'log_normalize', 'read_obs', 'read_var_names', 'matrix_shape',
+           'iter_rows', 'x_is_sparse', 'read_rows']
 
 # %% ../nbs/00_core.ipynb #13732d7a
 FILES = dict(
@@ -80,6 +80,16 @@ def unique_names(names, # names to check (any iterable; turned into strings)
     dup = list(pd.unique(s[s.duplicated()]))
     if dup: raise InputError(f"the list of {what} names {', '.join(dup[:10])}{' ...' if len(dup) > 10 else ''} twice")
     return names
+
+# %% ../nbs/00_core.ipynb #d23cc8ad
+def read_csv(path, # a CSV file
+            )->pd.DataFrame:
+    "The table in `path`; a missing or unreadable file is an InputError naming it"
+    path = Path(path)
+    if not path.is_file(): raise InputError(f"{path.name}: file not found in {path.parent}")
+    try: return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise InputError(f"{path.name}: not a readable CSV file ({e.__class__.__name__})") from None
 
 # %% ../nbs/00_core.ipynb #bdabf057
 def default_mode(folder:bool=False, # a folder (else a file)
@@ -169,6 +179,18 @@ def draw_cells(rows, # candidate row positions, or a count n (rows 0..n-1)
     rows = np.arange(rows) if np.ndim(rows) == 0 else np.asarray(rows)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     return np.sort(rng.choice(rows, size=min(int(n), len(rows)), replace=False))
+
+# %% ../nbs/00_core.ipynb #d6975bef
+def log_normalize(counts, # cells x genes raw counts, dense or sparse
+                  *, total:np.ndarray|None=None, # each cell's total count; default: the row sums of `counts`
+                 )->sp.csr_matrix: # CSR float64
+    "log2(1 + 1e5 * counts / total), the scale of the challenge's `X`"
+    c = sp.csr_matrix(counts, dtype=np.float64, copy=True)
+    total = np.asarray(c.sum(1)).ravel() if total is None else np.asarray(total, np.float64)
+    rows = np.repeat(total, np.diff(c.indptr))
+    c.data = np.log2(1 + 1e5 * c.data / np.where(rows > 0, rows, 1.0))
+    c.eliminate_zeros()
+    return c
 
 # %% ../nbs/00_core.ipynb #08fadb8c
 def _open_h5(path):

@@ -11,73 +11,18 @@ from pathlib import Path
 import numpy as np, pandas as pd, h5py, scipy.sparse as sp
 import anndata as ad
 from .core import (InputError, FILES, HIDDEN_FILES, PERT_KEY, CONTROL, PROGRAMS, PROP_COLS, OBS_COLUMNS,
-                                 read_list, read_obs, read_var_names, matrix_shape, iter_rows, say)
-from .programs import proportions_from_labels
+                                 read_list, read_obs, read_var_names, matrix_shape, iter_rows, say, read_csv, log_normalize)
+from .programs import proportions_from_labels, read_proportions, check_proportions
 from .split import local_split, write_split_folder
 
 # %% auto #0
-__all__ = ['STRICT_HINT', 'log_normalize', 'read_proportions', 'check_proportions', 'read_signatures', 'DataFolder',
-           'open_folder', 'validate', 'open_training', 'import_h5ad']
-
-# %% ../nbs/02_data.ipynb #d6975bef
-def log_normalize(counts, # cells x genes raw counts, dense or sparse
-                  *, total:np.ndarray|None=None, # each cell's total count; default: the row sums of `counts`
-                 )->sp.csr_matrix: # CSR float64
-    "log2(1 + 1e5 * counts / total), the scale of the challenge's `X`"
-    c = sp.csr_matrix(counts, dtype=np.float64)
-    total = np.asarray(c.sum(1)).ravel() if total is None else np.asarray(total, np.float64)
-    scale = np.divide(1e5, total, out=np.zeros_like(total), where=total > 0)
-    X = sp.csr_matrix(sp.diags(scale) @ c)
-    X.data = np.log1p(X.data) / np.log(2)
-    X.eliminate_zeros()
-    return X
+__all__ = ['STRICT_HINT', 'read_signatures', 'DataFolder', 'open_folder', 'validate', 'open_training', 'import_h5ad']
 
 # %% ../nbs/02_data.ipynb #d9f14696
-def _read_csv(path):
-    try: return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise InputError(f"{Path(path).name}: not a readable CSV file ({e.__class__.__name__})") from None
-
-def read_proportions(path, # a program_proportion CSV file
-                    )->pd.DataFrame: # indexed by gene, columns PROP_COLS
-    "A program-proportion table, indexed by gene, with its columns checked"
-    path = Path(path)
-    df = _read_csv(path)
-    missing = [c for c in [PERT_KEY] + PROP_COLS if c not in df.columns]
-    if missing: raise InputError(f"{path.name}: column(s) {', '.join(missing)} not found (expected gene,{','.join(PROP_COLS)})")
-    genes = df[PERT_KEY].astype(str)
-    dup = genes[genes.duplicated()].unique()
-    if len(dup): raise InputError(f"{path.name}: gene(s) listed twice: {', '.join(dup[:10])}")
-    out = df[PROP_COLS].apply(pd.to_numeric, errors='coerce').astype(np.float64)
-    bad = df[PROP_COLS].notna() & out.isna()
-    if bad.any().any():
-        c = bad.any().idxmax(); i = int(np.flatnonzero(bad[c])[0])
-        raise InputError(f"{path.name}: non-numeric value {df[c].iloc[i]!r} in column {c!r} for gene {genes.iloc[i]!r}")
-    out.index = pd.Index(genes, name=PERT_KEY)
-    return out
-
-def check_proportions(df:pd.DataFrame, # indexed by gene, columns PROP_COLS
-                      name:str='proportions', # file name used in messages
-                     ):
-    "Raise `InputError` naming the gene at fault unless the proportions are valid"
-    def _fail(mask, msg):
-        if np.any(mask):
-            g = df.index[int(np.flatnonzero(mask)[0])]
-            raise InputError(f"{name}: {msg(g)} for gene {g!r}")
-    v = df[PROP_COLS]
-    for c in PROP_COLS:
-        allowed = (df['adipo'] == 0).to_numpy() if c == 'lipo_adipo' else np.zeros(len(df), bool)
-        _fail(~np.isfinite(v[c]) & ~allowed, lambda g, c=c: f"{v.loc[g, c]} in column {c!r}")
-    for c in PROGRAMS:
-        _fail((v[c] < 0) | (v[c] > 1), lambda g, c=c: f"{c} = {v.loc[g, c]:.4g} outside [0, 1]")
-    s = v['pre_adipo'] + v['adipo'] + v['other']
-    _fail((s - 1).abs() > 1e-3, lambda g: f"pre_adipo + adipo + other = {s[g]:.4f}, expected 1 (within 1e-3)")
-    _fail(v['lipo'] > v['adipo'] + 1e-9, lambda g: f"lipo = {v.loc[g, 'lipo']:.4g} exceeds adipo = {v.loc[g, 'adipo']:.4g}")
-
 def read_signatures(path, # a signature_genes.csv file
                    )->pd.DataFrame:
     "The program,sig_gene table"
-    df = _read_csv(path)
+    df = read_csv(path)
     missing = [c for c in ('program', 'sig_gene') if c not in df.columns]
     if missing: raise InputError(f"{Path(path).name}: column(s) {', '.join(missing)} not found (expected program,sig_gene)")
     return df[['program', 'sig_gene']]

@@ -15,7 +15,8 @@ import numpy as np, pandas as pd, h5py, scipy.stats, scipy.sparse as sp
 from scipy.linalg import blas as _blas
 from threadpoolctl import threadpool_limits
 import anndata as ad
-from .core import (InputError, MMD_BANDWIDTHS, pearson_rows, PERT_KEY, PROGRAMS, read_obs, read_var_names,
+from .programs import proportion_table
+from .core import (read_csv, InputError, MMD_BANDWIDTHS, pearson_rows, PERT_KEY, PROGRAMS, read_obs, read_var_names,
                                  matrix_shape, iter_rows, read_rows, progress, say, atomic_path)
 
 # %% auto #0
@@ -303,23 +304,13 @@ def mmd(true_X, # true cells of one perturbation x scored genes (dense or sparse
     return mmd_batch([true_X], [pred_X], bandwidths=bandwidths).value
 
 # %% ../nbs/08_metrics.ipynb #c5f35cbe
-_L1_COLS = ['pre_adipo', 'adipo', 'other', 'lipo']
-
-def _proportion_table(df, what, pert_key):
-    if pert_key not in df.columns: raise InputError(f"{what}: no {pert_key!r} column")
-    miss = [c for c in _L1_COLS if c not in df.columns]
-    if miss: raise InputError(f"{what}: column {miss[0]!r} not found")
-    dup = df[pert_key][df[pert_key].duplicated()].tolist()
-    if dup: raise InputError(f"{what}: perturbation {dup[0]!r} appears more than once")
-    return df.assign(**{pert_key: df[pert_key].astype(str)}).set_index(pert_key)[_L1_COLS].astype(np.float64)
-
 def l1_distance(true_df:pd.DataFrame, # ground-truth proportions: gene, pre_adipo, adipo, other, lipo
                 pred_df:pd.DataFrame, # predicted proportions, one row per perturbation
                 *, pert_key:str='gene',
                )->MetricResult:
     "L1 of every true perturbation: 0.75 x three-state L1 + 0.25 x |lipo/adipo error|, and the platform mean"
-    t = _proportion_table(true_df, 'true proportions', pert_key)
-    p = _proportion_table(pred_df, 'predicted proportions', pert_key)
+    t = proportion_table(true_df, what='true proportions', columns=PROGRAMS, pert_key=pert_key)
+    p = proportion_table(pred_df, what='predicted proportions', columns=PROGRAMS, pert_key=pert_key)
     miss = [g for g in t.index if g not in p.index]
     if miss: raise InputError(f"predicted proportions: no row for perturbation {miss[0]!r}" + (f" (and {len(miss)-1} more)" if len(miss) > 1 else ''))
     p = p.loc[t.index]
@@ -441,16 +432,11 @@ def score_prediction(pred_h5ad, # the prediction .h5ad
     scored = scored_genes(universe, genes, seed) if genes is None or isinstance(genes, (int, np.integer)) else list(genes)
     res = score_cells(gtruth_h5ad, prediction_reader(pred_h5ad, scored, pert_key=pert_key), genes=scored,
                       pert_key=pert_key, bandwidths=bandwidths, batch=batch, quiet=quiet)
-    l1 = None if pred_csv is None else l1_distance(_read_csv(gtruth_csv), _read_csv(pred_csv), pert_key=pert_key)
+    l1 = None if pred_csv is None else l1_distance(read_csv(gtruth_csv), read_csv(pred_csv), pert_key=pert_key)
     out = _metric_dict(res, l1)
     out.update(n_genes=len(scored), seed=(int(seed) if genes is None or isinstance(genes, (int, np.integer)) else None),
                n_perturbations=len(res['n_true']))
     return out
-
-def _read_csv(path):
-    path = Path(path)
-    if not path.exists(): raise InputError(f"{path.name}: file not found in {path.parent}")
-    return pd.read_csv(path)
 
 # %% ../nbs/08_metrics.ipynb #45d0a239
 def score_seeds(pred_h5ad, # the prediction .h5ad

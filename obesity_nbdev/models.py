@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 import anndata as ad
 from sklearn.decomposition import PCA
 from .core import *
-from .programs import finalize_proportions
+from .programs import finalize_proportions, proportion_table
 
 # %% auto #0
 __all__ = ['FALLBACK_SCALE', 'MODELS', 'MODEL_MODULES', 'MODEL_JSON', 'MODEL_NPZ', 'pca_embed', 'pca_ridge_fit',
@@ -168,20 +168,6 @@ def load_model(model_dir, # folder holding model.json and model.npz
     "Load a saved model, whatever its class (dispatch on model.json's 'model' name)"
     return get_model(read_model_json(model_dir)['model']).load(model_dir)
 
-# %% ../nbs/06_baseline.ipynb #10270dd5
-def _proportion_table(df, what='proportions'):
-    "`df` indexed by perturbation name with the PROP_COLS columns, checked"
-    if not isinstance(df, pd.DataFrame): raise InputError(f"{what}: expected a DataFrame, got {type(df).__name__}")
-    if PERT_KEY in df.columns: df = df.set_index(PERT_KEY)
-    missing = [c for c in PROP_COLS if c not in df.columns]
-    if missing: raise InputError(f"{what}: column(s) {', '.join(missing)} not found")
-    df = df[PROP_COLS].apply(pd.to_numeric, errors='coerce')
-    df.index = df.index.astype(str)
-    if df.index.duplicated().any(): raise InputError(f"{what}: perturbation {df.index[df.index.duplicated()][0]!r} appears twice")
-    bad = ~np.isfinite(df.to_numpy()).all(1)
-    if bad.any(): raise InputError(f"{what}: missing or non-numeric value for perturbation {df.index[bad][0]!r}")
-    return df
-
 # %% ../nbs/06_baseline.ipynb #4eaf870f
 @register_model('baseline')
 class PCARidge:
@@ -231,7 +217,7 @@ class PCARidge:
 
     def _fit_proportions(self, proportions, P, train, quiet):
         "The proportion map: PCA of the programs x perturbations table, ridge with the same P"
-        df = _proportion_table(proportions)
+        df = proportion_table(proportions, finite=True)
         have = [t for t in train if t in df.index]
         if not have: raise InputError("proportions: none of the training perturbations has program proportions")
         if len(have) < len(train): say(f"{len(train) - len(have)} training perturbation(s) have no program proportions: left out of the proportion model", quiet=quiet)

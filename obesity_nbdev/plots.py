@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from matplotlib.figure import Figure
 from threadpoolctl import threadpool_limits
-from .core import (InputError, FILES, HIDDEN_FILES, PRED_FILES, PERT_KEY, atomic_path, read_list,
+from .programs import proportion_table
+from .core import (InputError, FILES, HIDDEN_FILES, PRED_FILES, PERT_KEY, PROGRAMS, atomic_path, read_list,
                                 read_obs, read_var_names, say)
 from .metrics import pearson_delta, mmd, l1_distance, scored_genes, read_centroid, prediction_reader
 
@@ -80,30 +81,20 @@ def plot_cells_pca(true_X, # true cells of one perturbation (cells x genes)
     return fig
 
 # %% ../nbs/09a_plots.ipynb #d767adb6
-_PROGS = ['pre_adipo', 'adipo', 'other', 'lipo']
-
-def _by_gene(df, what):
-    df = df.set_index(PERT_KEY) if PERT_KEY in df.columns else df
-    miss = [c for c in _PROGS if c not in df.columns]
-    if miss: raise InputError(f"{what}: column {miss[0]!r} not found")
-    df = df[_PROGS].astype(float)
-    df.index = df.index.astype(str)
-    return df
-
 def plot_proportions(true_df:pd.DataFrame, # true proportions: a `gene` column (or index) and the program columns
                      pred_df:pd.DataFrame, # predicted proportions, same layout
                     )->Figure:
     "Grouped bars of predicted vs true program proportions, one panel per program, a pair of bars per perturbation"
-    t, p = _by_gene(true_df, 'true proportions'), _by_gene(pred_df, 'predicted proportions')
+    t, p = (proportion_table(df, what=what, columns=PROGRAMS) for df, what in ((true_df, 'true proportions'), (pred_df, 'predicted proportions')))
     miss = [g for g in t.index if g not in p.index]
     if miss: raise InputError(f"predicted proportions: no row for perturbation {miss[0]!r}")
     p = p.loc[t.index]
-    l1 = l1_distance(t.reset_index(names=PERT_KEY), p.reset_index(names=PERT_KEY))
+    l1 = l1_distance(t.reset_index(), p.reset_index())
     n = len(t)
     fig = _fig(max(6, 1.9 + 0.45 * n * 2), 4.6)
     axs = fig.subplots(2, 2, sharex=True, sharey=True).ravel()
     x, w = np.arange(n), 0.4
-    for ax, prog in zip(axs, _PROGS):
+    for ax, prog in zip(axs, PROGRAMS):
         ax.bar(x - w / 2, t[prog], w, color=TRUE_COLOUR, label='true')
         ax.bar(x + w / 2, p[prog], w, color=PRED_COLOUR, label='predicted')
         ax.set_title(prog, fontsize=10)

@@ -8,34 +8,80 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/programs.html.md"""
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
-from .core import InputError, PROGRAMS, PROP_COLS, PRED_PROP_COLS, PERT_KEY, FILES, refdata
+from .core import InputError, PROGRAMS, PROP_COLS, PRED_PROP_COLS, PERT_KEY, FILES, refdata, read_csv
 
 # %% auto #0
-__all__ = ['NO_PROGRAMS_MSG', 'finalize_proportions', 'proportions_from_labels', 'has_programs', 'signature_scores',
-           'label_cells']
+__all__ = ['NO_PROGRAMS_MSG', 'proportion_table', 'read_proportions', 'check_proportions', 'finalize_proportions',
+           'proportions_from_labels', 'has_programs', 'signature_scores', 'label_cells']
+
+# %% ../nbs/05_programs.ipynb #f8fa4491
+def proportion_table(df:pd.DataFrame, # a `gene` column (else the index holds the genes) and the program columns
+                     *, what:str='proportions', # how messages name the table
+                     columns:list=PROP_COLS, # the columns to keep, in this order
+                     finite:bool=False, # also refuse NaN and inf
+                     pert_key:str=PERT_KEY, # the gene column
+                    )->pd.DataFrame: # indexed by gene (str), exactly `columns`, float64
+    "A proportions table indexed by gene with `columns` as float64, checked"
+    if not isinstance(df, pd.DataFrame): raise InputError(f"{what}: expected a DataFrame, got {type(df).__name__}")
+    if pert_key in df.columns: df = df.set_index(pert_key)
+    missing = [c for c in columns if c not in df.columns]
+    if missing: raise InputError(f"{what}: column(s) {', '.join(missing)} not found")
+    genes = pd.Index(df.index.astype(str), name=pert_key)
+    dup = genes[genes.duplicated()].unique()
+    if len(dup): raise InputError(f"{what}: gene(s) listed twice: {', '.join(dup[:10])}")
+    raw = df[list(columns)]
+    out = raw.apply(pd.to_numeric, errors='coerce').astype(np.float64)
+    bad = raw.notna().to_numpy() & out.isna().to_numpy()
+    if finite: bad |= ~np.isfinite(out.to_numpy())
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        v = raw.iat[i, j]
+        raise InputError(f"{what}: {'non-numeric' if pd.notna(v) and np.isnan(out.iat[i, j]) else 'missing or infinite'} value "
+                         f"{repr(v) if isinstance(v, str) else v} in column {columns[j]!r} for gene {genes[i]!r}")
+    out.index = genes
+    return out
+
+# %% ../nbs/05_programs.ipynb #c2dc65e7
+def read_proportions(path, # a program_proportion CSV file
+                    )->pd.DataFrame: # indexed by gene, columns PROP_COLS
+    "A program-proportion table, indexed by gene, with its columns checked"
+    path = Path(path)
+    df = read_csv(path)
+    missing = [c for c in [PERT_KEY] + PROP_COLS if c not in df.columns]
+    if missing: raise InputError(f"{path.name}: column(s) {', '.join(missing)} not found (expected gene,{','.join(PROP_COLS)})")
+    return proportion_table(df, what=path.name)
+
+def check_proportions(df:pd.DataFrame, # indexed by gene, columns PROP_COLS
+                      name:str='proportions', # file name used in messages
+                     ):
+    "Raise `InputError` naming the gene at fault unless the proportions are valid"
+    def _fail(mask, msg):
+        if np.any(mask):
+            g = df.index[int(np.flatnonzero(mask)[0])]
+            raise InputError(f"{name}: {msg(g)} for gene {g!r}")
+    v = df[PROP_COLS]
+    for c in PROP_COLS:
+        allowed = (df['adipo'] == 0).to_numpy() if c == 'lipo_adipo' else np.zeros(len(df), bool)
+        _fail(~np.isfinite(v[c]) & ~allowed, lambda g, c=c: f"{v.loc[g, c]} in column {c!r}")
+    for c in PROGRAMS:
+        _fail((v[c] < 0) | (v[c] > 1), lambda g, c=c: f"{c} = {v.loc[g, c]:.4g} outside [0, 1]")
+    s = v['pre_adipo'] + v['adipo'] + v['other']
+    _fail((s - 1).abs() > 1e-3, lambda g: f"pre_adipo + adipo + other = {s[g]:.4f}, expected 1 (within 1e-3)")
+    _fail(v['lipo'] > v['adipo'] + 1e-9, lambda g: f"lipo = {v.loc[g, 'lipo']:.4g} exceeds adipo = {v.loc[g, 'adipo']:.4g}")
 
 # %% ../nbs/05_programs.ipynb #e679d14a
 NO_PROGRAMS_MSG = "no program labels: the proportion task is skipped"
 
-def _gene_frame(df, what='proportions'):
-    "`df` with `gene` as a column (taken from the index if needed)"
-    if not isinstance(df, pd.DataFrame): raise InputError(f"{what}: expected a DataFrame, got {type(df).__name__}")
-    if PERT_KEY not in df.columns:
-        df = df.rename_axis(PERT_KEY).reset_index()
-    return df
-
 def finalize_proportions(df:pd.DataFrame, # a `gene` column (or gene index) and pre_adipo, adipo, other, lipo
                         )->pd.DataFrame: # columns exactly PRED_PROP_COLS
     "Clip to [0, 1], renormalise pre_adipo + adipo + other to 1 (equal thirds if all 0), cap lipo at adipo"
-    df = _gene_frame(df)
-    missing = [c for c in PROGRAMS if c not in df.columns]
-    if missing: raise InputError(f"proportions: column(s) {', '.join(missing)} not found")
-    v = df[PROGRAMS].apply(pd.to_numeric, errors='coerce').to_numpy(np.float64)
+    df = proportion_table(df, columns=PROGRAMS)
+    v = df.to_numpy(np.float64)
     v = np.clip(np.nan_to_num(v, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
     three = v[:, :3]
     s = three.sum(1, keepdims=True)
     three = np.where(s > 0, three / np.where(s > 0, s, 1.0), 1/3)
-    out = pd.DataFrame({PERT_KEY: df[PERT_KEY].astype(str).to_numpy(),
+    out = pd.DataFrame({PERT_KEY: df.index.to_numpy(),
                         'pre_adipo': three[:, 0], 'adipo': three[:, 1], 'other': three[:, 2]})
     out['lipo'] = np.minimum(v[:, 3], out['adipo'].to_numpy())
     return out[PRED_PROP_COLS]

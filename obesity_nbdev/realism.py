@@ -13,8 +13,7 @@ import anndata as ad
 from matplotlib.figure import Figure
 from .core import (FILES, HIDDEN_FILES, CONTROL, PERT_KEY, InputError, read_obs, read_var_names, matrix_shape,
                                 iter_rows, read_rows, atomic_path, progress, say, PROGRAMS)
-from .data import read_proportions
-from .programs import proportions_from_labels
+from .programs import proportions_from_labels, read_proportions
 from .labels import program_labels, label_agreement, N_PERM
 from .metrics import hvg_genes
 from .synth import real_reference, noise_floor

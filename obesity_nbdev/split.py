@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 import anndata as ad
 from .core import (InputError, FILES, PERT_KEY, CONTROL, PROGRAMS, PROP_COLS, say, write_list, atomic_dir)
-from .programs import proportions_from_labels
+from .programs import proportions_from_labels, proportion_table
 
 # %% auto #0
 __all__ = ['choose_test', 'cells_to_keep', 'local_split', 'write_split_folder']
@@ -123,16 +123,11 @@ def local_split(adata:ad.AnnData, # the screen: cells x genes, obs[pert_key] nam
     return train, test_ad
 
 # %% ../nbs/03_split.ipynb #a6b2d7ea
-def _prop_rows(props, names, what):
-    "Rows of a proportions table for `names`, in that order, as a `program_proportion.csv` frame"
-    p = props.copy()
-    if PERT_KEY in p.columns: p = p.set_index(PERT_KEY)
-    p.index = p.index.astype(str)
-    missing = [c for c in PROP_COLS if c not in p.columns]
-    if missing: raise InputError(f"proportions: column(s) {', '.join(missing)} not found")
+def _prop_rows(p, names, what):
+    "Rows of a checked proportions table for `names`, in that order, as a `program_proportion.csv` frame"
     absent = [n for n in names if n not in p.index]
     if absent: raise InputError(f"proportions: no row for {what} perturbation(s) {', '.join(absent[:10])}")
-    return p.loc[list(names), PROP_COLS].rename_axis(PERT_KEY).reset_index()
+    return p.loc[list(names)].reset_index()
 
 def _order(col):
     "Labels of a column in category order (categories in use) or else in order of first appearance"
@@ -164,7 +159,8 @@ def write_split_folder(train:ad.AnnData, # training cells (obs 'gene', layers['c
     tr = ad.AnnData(X=_csr64(train.X), obs=train.obs, var=train.var, layers=dict(train.layers), uns=dict(train.uns))
     props = gt_props = None
     if proportions is not None:
-        props, gt_props = _prop_rows(proportions, train_perts, 'training'), _prop_rows(proportions, test_perts, 'test')
+        p = proportion_table(proportions)
+        props, gt_props = _prop_rows(p, train_perts, 'training'), _prop_rows(p, test_perts, 'test')
     elif all(c in train.obs.columns for c in PROGRAMS):
         props = proportions_from_labels(train.obs)
         say(f"{FILES['proportions_gtruth']} not written: pass `proportions` computed on the whole screen", quiet=quiet)

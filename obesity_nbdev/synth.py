@@ -11,15 +11,16 @@ from pathlib import Path
 import numpy as np, pandas as pd, h5py, scipy.sparse as sp
 import anndata as ad
 from .core import (FILES, HIDDEN_FILES, CONTROL, LOCAL_TEST, PROP_COLS, OBS_COLUMNS, InputError,
-                                refdata, read_list, write_list, atomic_path, progress, say)
+                                PERT_KEY, refdata, read_list, write_list, atomic_path, progress, say, log_normalize)
+from .programs import proportions_from_labels
 
 # %% auto #0
 __all__ = ['K_LATENT', 'N_REF_GENES', 'CHUNK', 'SCALES', 'REAL', 'REAL_NC_CELLS', 'EFFECT_COS', 'SHARE_SD', 'SHARE_CAP',
            'SIZE_HVG', 'SIZE_REST', 'SIZE_SD', 'SIZE_HIGH', 'LOAD_HVG', 'LOAD_REST', 'LOAD_MAX', 'KD_LOG', 'N_PILOT',
            'placeholder_genes', 'screen_names', 'effect_direction', 'program_probabilities', 'place_target',
            'real_reference', 'noise_floor', 'real_effect_units', 'x_slope', 'effect_strength', 'label_counts',
-           'draw_labels', 'LatentModel', 'library_sizes', 'CellGroup', 'draw_group', 'group_counts', 'log_normalise',
-           'latent_model', 'group_obs', 'CsrWriter', 'observed_proportions', 'make_screen']
+           'draw_labels', 'LatentModel', 'library_sizes', 'CellGroup', 'draw_group', 'group_counts', 'latent_model',
+           'group_obs', 'CsrWriter', 'make_screen']
 
 # %% ../nbs/01_synth.ipynb #e36ee3a8
 K_LATENT = 10        # latent factors
@@ -287,15 +288,6 @@ def group_counts(model:LatentModel, grp:CellGroup, rows:slice, rng:np.random.Gen
     mu = np.exp(eta + model.log_share + np.log(grp.lib[rows])[:, None])
     return rng.negative_binomial(model.size, model.size / (model.size + mu))
 
-# %% ../nbs/01_synth.ipynb #1da0ae66
-def log_normalise(counts:sp.csr_matrix, # cells x genes counts
-                 )->sp.csr_matrix:
-    "log2(1 + 1e5 * count / cell total), same sparsity as `counts`, float64"
-    tot = np.asarray(counts.sum(1)).ravel().astype(float)
-    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
-    data = np.log2(1 + 1e5 * counts.data / np.where(tot[rows] > 0, tot[rows], 1.0))
-    return sp.csr_matrix((data, counts.indices.copy(), counts.indptr.copy()), shape=counts.shape)
-
 # %% ../nbs/01_synth.ipynb #7f57f998
 def _props_table(ref):
     "Real proportions (pre_adipo, adipo, other, lipo/adipo) of the training, control and local names"
@@ -348,7 +340,7 @@ def _pilot_floor(model, cols, seed):
     "300-cell noise floor over `cols`: from the X variance of simulated control cells"
     rng = np.random.default_rng([seed, 4])
     grp = draw_group(model, CONTROL, N_PILOT, rng)
-    x = log_normalise(sp.csr_matrix(group_counts(model, grp, slice(None), rng)))[:, cols].toarray()
+    x = log_normalize(sp.csr_matrix(group_counts(model, grp, slice(None), rng)))[:, cols].toarray()
     return float(np.sqrt(x.var(0, ddof=1).sum() * (1 / 300 + 1 / REAL_NC_CELLS)))
 
 def _effects(model, names, cols, slope, floor300, rng):
@@ -489,7 +481,7 @@ def _iter_chunks(model, plan, part, seed):
             c = sp.csr_matrix(group_counts(model, grp, rows, crng))
             sub = CellGroup(name, grp.ids[rows], grp.sample[rows], grp.lab[rows], grp.lipo[rows], grp.lib[rows], grp.z[rows], grp.kd[rows])
             obs = group_obs(sub, np.asarray(c.sum(1)).ravel(), np.diff(c.indptr), crng)
-            yield name, c, log_normalise(c), obs
+            yield name, c, log_normalize(c), obs
 
 # %% ../nbs/01_synth.ipynb #8f3736ac
 def _write_train(path, model, plan, seed, quiet):
@@ -526,15 +518,6 @@ def _write_gtruth(path, model, plan, part, seed, centroids, quiet):
                            dict(control_centroid_train=centroids[0], perturbed_centroid_train=centroids[1]))
     return obs
 
-# %% ../nbs/01_synth.ipynb #1bf50b17
-def observed_proportions(obs:pd.DataFrame, # obs with gene and the 0/1 program columns
-                         order:list, # perturbations, in output order
-                        )->pd.DataFrame:
-    "gene + core.PROP_COLS: label frequencies per perturbation"
-    m = obs.groupby('gene', observed=True)[['pre_adipo', 'adipo', 'other', 'lipo']].mean().loc[order]
-    m['lipo_adipo'] = np.where(m.adipo > 0, m.lipo / m.adipo.where(m.adipo > 0, 1), 0.0)
-    return m[PROP_COLS].rename_axis('gene').reset_index()
-
 # %% ../nbs/01_synth.ipynb #ee788bd8
 def _write_csv(path, df):
     with atomic_path(path) as tmp: df.to_csv(tmp, index=False)
@@ -560,9 +543,9 @@ def make_screen(out, # output folder (created if missing)
     loc = _write_gtruth(out/FILES['gtruth'], model, plan['local'], 1, seed, (c0, c1), quiet)
     hid = _write_gtruth(out/HIDDEN_FILES['gtruth'], model, plan['hidden'], 2, seed, (c0, c1), quiet)
     order = [g for g in pd.read_csv(refdata(FILES['proportions'])).gene if g in plan['train']]
-    _write_csv(out/FILES['proportions'], observed_proportions(obs, order))
-    _write_csv(out/FILES['proportions_gtruth'], observed_proportions(loc, [g for g in pd.read_csv(refdata(FILES['proportions_gtruth'])).gene]))
-    _write_csv(out/HIDDEN_FILES['proportions_gtruth'], observed_proportions(hid, [g for g in names['predict'] if g in plan['hidden']]))
+    _write_csv(out/FILES['proportions'], proportions_from_labels(obs).set_index(PERT_KEY).loc[order].reset_index())
+    _write_csv(out/FILES['proportions_gtruth'], proportions_from_labels(loc).set_index(PERT_KEY).loc[[g for g in pd.read_csv(refdata(FILES['proportions_gtruth'])).gene]].reset_index())
+    _write_csv(out/HIDDEN_FILES['proportions_gtruth'], proportions_from_labels(hid).set_index(PERT_KEY).loc[[g for g in names['predict'] if g in plan['hidden']]].reset_index())
     _write_csv(out/FILES['signatures'], _signatures(names, scale))
     write_list(out/FILES['predict'], names['predict'])
     write_list(out/FILES['genes'], names['genes_to_predict'])
