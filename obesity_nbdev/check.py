@@ -1,4 +1,4 @@
-"""Every rule the platform enforces on a prediction folder and a method description, one message per violation, and a scorecard that places a prediction between trivial predictors
+"""Every rule the platform enforces on a prediction folder and a method description, one message per violation
 
 Docs: https://obesity-nbdev.github.io/obesity_nbdev/check.html.md"""
 
@@ -13,14 +13,10 @@ import numpy as np, pandas as pd, h5py
 from .core import (InputError, FILES, HIDDEN_FILES, PRED_FILES, PRED_PROP_COLS, PERT_KEY, CONTROL,
                                  N_CELLS, MMD_BANDWIDTHS, read_list, read_obs, read_var_names, matrix_shape, iter_rows, say)
 from .core import read_rows, x_is_sparse
-from .metrics import gene_set
-from .metrics import (MetricResult, scored_genes, score_cells, score_prediction, read_centroid,
-                                    l1_distance, _metric_dict, _gene_index)
 
 # %% auto #0
-__all__ = ['DESCRIPTION_FILE', 'DESCRIPTION_SECTIONS', 'MIN_SENTENCES', 'HVG_CACHE', 'BETTER', 'CheckResult', 'check_prediction',
-           'count_sentences', 'check_method_description', 'control_cells', 'perturbed_std', 'reference_scores',
-           'score_folder', 'scorecard', 'format_scorecard']
+__all__ = ['DESCRIPTION_FILE', 'DESCRIPTION_SECTIONS', 'MIN_SENTENCES', 'CheckResult', 'check_prediction', 'count_sentences',
+           'check_method_description']
 
 # %% ../nbs/09_check.ipynb #807a5c7f
 def _few(names, k=5)->str:
@@ -224,147 +220,3 @@ def check_method_description(text:str, # the markdown, as a file or as the noteb
     if n < MIN_SENTENCES: msgs.append(f"method description: {n} sentences, at least {MIN_SENTENCES} required "
                                       "(pieces of lines between . ! ? ; : count as sentences)")
     return msgs
-
-# %% ../nbs/09_check.ipynb #5d2e8170
-def _pert_codes(train_h5ad, pert_key):
-    obs = read_obs(train_h5ad)
-    if pert_key not in obs.columns: raise InputError(f"{Path(train_h5ad).name}: obs column {pert_key!r} not found")
-    return obs[pert_key].astype(str).to_numpy()
-
-def control_cells(train_h5ad, # training cells (CSR or dense X)
-                  genes:Sequence[str], # the scored genes
-                  *, n_cells:int=N_CELLS, # cells to draw
-                  pert_key:str=PERT_KEY, control:str=CONTROL, seed:int=0,
-                 )->np.ndarray:
-    "`n_cells` control cells drawn at random (seeded) on `genes`, read without loading the training file"
-    codes = _pert_codes(train_h5ad, pert_key)
-    rows = np.flatnonzero(codes == control)
-    if len(rows) == 0: raise InputError(f"{Path(train_h5ad).name}: no {control!r} cells in obs[{pert_key!r}]")
-    pick = np.sort(np.random.default_rng(seed).choice(rows, size=min(n_cells, len(rows)), replace=False))
-    var = read_var_names(train_h5ad)
-    return read_rows(train_h5ad, pick, _gene_index(var, list(genes), Path(train_h5ad).name))
-
-def perturbed_std(train_h5ad, # training cells
-                  genes:Sequence[str], # the scored genes
-                  *, max_cells:int=2000, # perturbed cells to sample
-                  pert_key:str=PERT_KEY, control:str=CONTROL, seed:int=0,
-                 )->np.ndarray:
-    "Gene-wise standard deviation of a seeded sample of perturbed (non-control) training cells"
-    codes = _pert_codes(train_h5ad, pert_key)
-    rows = np.flatnonzero(codes != control)
-    if len(rows) < 2: raise InputError(f"{Path(train_h5ad).name}: fewer than 2 perturbed cells")
-    pick = np.sort(np.random.default_rng(seed).choice(rows, size=min(max_cells, len(rows)), replace=False))
-    X = read_rows(train_h5ad, pick, _gene_index(read_var_names(train_h5ad), list(genes), Path(train_h5ad).name))
-    return X.std(axis=0, ddof=1)
-
-# %% ../nbs/09_check.ipynb #0107bf21
-def reference_scores(gtruth_h5ad, # ground truth to score against
-                     train_h5ad, # training cells
-                     *, genes:Sequence[str], # the scored genes
-                     gtruth_props:pd.DataFrame|None=None, # true proportions (gene column), for L1
-                     train_props:pd.DataFrame|None=None, # training proportions (gene column, incl. the control), for L1
-                     n_cells:int=N_CELLS, pert_key:str=PERT_KEY, control:str=CONTROL, seed:int=0,
-                     bandwidths=MMD_BANDWIDTHS,
-                    )->dict:
-    "Score dicts of the two trivial predictors: 'control_cells' and 'centroid_noise'"
-    genes = list(genes)
-    ctrl = control_cells(train_h5ad, genes, n_cells=n_cells, pert_key=pert_key, control=control, seed=seed)
-    centroid = read_centroid(gtruth_h5ad, genes)
-    sd = perturbed_std(train_h5ad, genes, pert_key=pert_key, control=control, seed=seed)
-    rng = np.random.default_rng(seed)
-    noisy = lambda perts: [np.clip(centroid + rng.normal(size=(n_cells, len(genes))) * sd, 0, None) for _ in perts]
-    out = {}
-    for name, fn in (('control_cells', lambda perts: [ctrl] * len(perts)), ('centroid_noise', noisy)):
-        res = score_cells(gtruth_h5ad, fn, genes=genes, pert_key=pert_key, bandwidths=bandwidths)
-        l1 = None
-        if gtruth_props is not None and train_props is not None:
-            t = train_props.assign(gene=train_props['gene'].astype(str))
-            row = t[t.gene == control] if name == 'control_cells' else t[t.gene != control][['pre_adipo', 'adipo', 'other', 'lipo']].mean().to_frame().T
-            if len(row):
-                r = row[['pre_adipo', 'adipo', 'other', 'lipo']].iloc[0]
-                pred = pd.DataFrame({'gene': gtruth_props['gene'].astype(str)}).assign(**{c: float(r[c]) for c in r.index})
-                l1 = l1_distance(gtruth_props, pred, pert_key='gene')
-        out[name] = _metric_dict(res, l1)
-    return out
-
-# %% ../nbs/09_check.ipynb #04e9d3e9
-def _data_file(data_dir:Path, name:str, what:str)->Path:
-    p = data_dir/name
-    if not p.is_file(): raise InputError(f"{name}: file not found in {data_dir} ({what})")
-    return p
-
-HVG_CACHE = '.hvg_genes.json'  # the data folder's cached choice of highly variable genes
-
-def score_folder(data_dir, # a data folder (competition layout)
-                 pred_dir, # a prediction folder (prediction.h5ad, predict_program_proportion.csv)
-                 *, genes:int|str|None=1000, # N random genes, 'hvg' (the most variable) or 'all' (or None)
-                 seed:int=42, # seed of the gene draw (42: the quickstarter's)
-                 n_hvg:int=1000, # genes that 'hvg' chooses
-                 gtruth:str='local', # 'local' or 'hidden' ground truth
-                 references:bool=True, # also score the trivial predictors
-                 quiet:bool=True, # no progress messages
-                )->dict:
-    "Score a prediction folder: {'pearson_delta', 'mmd', 'l1', 'per_perturbation', 'references', 'notes', ...}"
-    data_dir, pred_dir = Path(data_dir), Path(pred_dir)
-    if gtruth not in ('local', 'hidden'): raise InputError(f"gtruth must be 'local' or 'hidden', not {gtruth!r}")
-    names = FILES if gtruth == 'local' else HIDDEN_FILES
-    gt = _data_file(data_dir, names['gtruth'], f"the {gtruth} ground truth to score against")
-    pred_h5 = _data_file(pred_dir, PRED_FILES['h5ad'], 'the predicted cells')
-    notes = []
-    gt_csv = data_dir/names['proportions_gtruth']
-    if gt_csv.is_file(): pred_csv = _data_file(pred_dir, PRED_FILES['csv'], 'the predicted program proportions')
-    else:
-        pred_csv, gt_csv = None, None
-        notes.append(f"L1 skipped: no {names['proportions_gtruth']} in the data folder (a screen without program proportions)")
-    universe = read_list(data_dir/FILES['genes']) if (data_dir/FILES['genes']).is_file() else list(read_var_names(pred_h5))
-    train = data_dir/FILES['train']
-    if genes is not None and str(genes).isdigit() and int(genes) > len(universe):
-        notes.append(f"only {len(universe)} genes to predict, fewer than {int(genes)}: all are scored")
-    scored, label = gene_set(universe, genes, train_h5ad=train if train.is_file() else None, n_hvg=n_hvg, seed=seed,
-                             cache=data_dir/HVG_CACHE, quiet=quiet)
-    say(f"scoring {pred_dir} on {len(scored)} genes against {gt.name}", quiet=quiet)
-    out = score_prediction(pred_h5, gt, pred_csv=pred_csv, gtruth_csv=gt_csv, genes=scored, quiet=quiet)
-    out.update(seed=seed if 'random' in label else None, gtruth=gtruth, gene_set=label)
-    if references:
-        if not train.is_file(): notes.append(f"references skipped: no {FILES['train']} in the data folder")
-        else:
-            props = data_dir/FILES['proportions']
-            out['references'] = reference_scores(gt, train, genes=scored,
-                                                 gtruth_props=pd.read_csv(gt_csv) if gt_csv else None,
-                                                 train_props=pd.read_csv(props) if gt_csv and props.is_file() else None)
-    out['notes'] = notes
-    return out
-
-# %% ../nbs/09_check.ipynb #68585e84
-BETTER = dict(pearson_delta='higher', mmd='lower', l1='lower')
-_REF_NAMES = dict(control_cells='control cells', centroid_noise='centroid + noise')
-
-def scorecard(scores:dict, # from `score_folder` (or `score_prediction`)
-             )->pd.DataFrame:
-    "The score dict as a table: metric, predictor, value, better, and per-perturbation min / median / max"
-    rows = []
-    preds = [('prediction', scores)] + [(_REF_NAMES.get(k, k), v) for k, v in scores.get('references', {}).items()]
-    for metric, better in BETTER.items():
-        for who, s in preds:
-            per = np.array([v[metric] for v in s['per_perturbation'].values() if v.get(metric) is not None], dtype=np.float64)
-            val = s.get(metric)
-            rows.append(dict(metric=metric, predictor=who, value=np.nan if val is None else float(val), better=better,
-                             min=np.nanmin(per) if np.isfinite(per).any() else np.nan,
-                             median=np.nanmedian(per) if np.isfinite(per).any() else np.nan,
-                             max=np.nanmax(per) if np.isfinite(per).any() else np.nan))
-    return pd.DataFrame(rows)
-
-def format_scorecard(scores:dict, # from `score_folder`
-                    )->str:
-    "A plain-text scorecard: a header line, the table, and notes"
-    df = scorecard(scores)
-    n = len(scores['per_perturbation'])
-    head = f"Scorecard: {n} perturbation(s), {scores.get('n_genes', '?')} genes"
-    if scores.get('seed') is not None: head += f" (seed {scores['seed']})"
-    if scores.get('gtruth'): head += f", {scores['gtruth']} ground truth"
-    fmt = lambda v: '-' if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
-    body = df.to_string(index=False, formatters={c: fmt for c in ['value', 'min', 'median', 'max']})
-    notes = list(scores.get('notes', []))
-    if isinstance(scores.get('pearson_delta'), float) and math.isnan(scores['pearson_delta']):
-        notes.append("Pearson delta is NaN: some perturbations have a constant predicted delta (see per_perturbation)")
-    return '\n'.join([head, body] + [f"note: {m}" for m in notes])

@@ -18,7 +18,7 @@ __all__ = ['FILES', 'HIDDEN_FILES', 'PRED_FILES', 'PERT_KEY', 'CONTROL', 'N_CELL
            'PRED_PROP_COLS', 'OBS_COLUMNS', 'MMD_BANDWIDTHS', 'DEFAULT_MODEL', 'InputError', 'refdata', 'read_list',
            'write_list', 'unique_names', 'read_csv', 'default_mode', 'atomic_path', 'atomic_dir', 'progress', 'say',
            'pearson_rows', 'pert_rng', 'draw_cells', 'log_normalize', 'read_obs', 'read_var_names', 'matrix_shape',
-           'iter_rows', 'x_is_sparse', 'read_rows']
+           'iter_rows', 'x_is_sparse', 'read_rows', 'CellSource']
 
 # %% ../nbs/00_core.ipynb #13732d7a
 FILES = dict(
@@ -287,3 +287,52 @@ def read_rows(path, # an .h5ad file
             sub = blk[want - s][:, cols]
             out[np.searchsorted(uniq, want)] = sub.toarray() if sparse else sub
     return out[np.searchsorted(uniq, rows)]
+
+# %% ../nbs/00_core.ipynb #b6ef04d2
+def _memory_rows(M, chunk_rows):
+    "Yield `(start, block)` over the rows of an in-memory matrix"
+    for s in range(0, M.shape[0], chunk_rows):
+        blk = M[s:s+chunk_rows]
+        yield s, (sp.csr_matrix(blk) if sp.issparse(blk) else np.asarray(blk))
+
+class CellSource:
+    "Cells of an h5ad path, a backed AnnData or an in-memory AnnData: obs, var names, row blocks and chosen rows"
+    def __init__(self, src, # an h5ad path, a backed AnnData or an in-memory AnnData
+                 *, layer:str|None=None, # a layer (e.g. 'counts') instead of X
+                ):
+        self.layer, self.M, self.path = layer, None, None
+        if isinstance(src, ad.AnnData) and not src.isbacked:
+            if layer is not None and layer not in src.layers: raise InputError(f"layer {layer!r} not found in adata")
+            self.M = src.X if layer is None else src.layers[layer]
+            if self.M is None: raise InputError("adata has no X matrix")
+            self.obs, self.var_names, self.name = src.obs, pd.Index(src.var_names.astype(str)), 'adata'
+            return
+        self.path = Path(src.filename if isinstance(src, ad.AnnData) else src)
+        self.key = 'X' if layer is None else f'layers/{layer}'
+        self.obs, self.var_names, self.name = read_obs(self.path), pd.Index(read_var_names(self.path).astype(str)), self.path.name
+        n = matrix_shape(self.path, self.key)[0]
+        if n != len(self.obs): raise InputError(f"{self.name}: {self.key} has {n} rows but obs has {len(self.obs)}")
+
+    def __len__(self): return len(self.obs)
+
+    def blocks(self, chunk_rows:int=1024, # rows per block
+              ):
+        "Yield `(start, block)` over the rows: CSR blocks of a sparse matrix, dense arrays of a dense one"
+        return _memory_rows(self.M, chunk_rows) if self.M is not None else iter_rows(self.path, self.key, chunk_rows=chunk_rows)
+
+    def rows(self, rows, # row numbers, any order
+             cols=None, # column numbers (default: all)
+            )->np.ndarray: # dense float64
+        "Given rows and columns as a dense array"
+        if self.M is None: return read_rows(self.path, rows, cols, key=self.key)
+        sub = self.M[np.asarray(rows, dtype=np.int64)]
+        sub = sub if cols is None else sub[:, np.asarray(cols, dtype=np.int64)]
+        return np.asarray(sub.toarray() if sp.issparse(sub) else sub, np.float64)
+
+    def columns(self, genes, # gene names
+               )->np.ndarray: # their column numbers
+        "Column numbers of `genes`; a gene the source does not measure is an InputError"
+        genes = [str(g) for g in genes]
+        cols = self.var_names.get_indexer(genes)
+        if (cols < 0).any(): raise InputError(f"{self.name}: gene {genes[int(np.flatnonzero(cols < 0)[0])]!r} not found in var names")
+        return cols

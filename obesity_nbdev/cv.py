@@ -86,7 +86,7 @@ def median_bandwidths(cells:np.ndarray, # true cells x scored genes
                      )->tuple[float, ...]:
     "The platform's five bandwidth ratios around a middle bandwidth = the median squared distance between distinct cells"
     X = np.asarray(cells, np.float64)
-    if len(X) > max_cells: X = X[np.sort(np.random.default_rng(seed).choice(len(X), max_cells, replace=False))]
+    if len(X) > max_cells: X = X[draw_cells(len(X), max_cells, seed=seed)]
     sq = (X * X).sum(1)
     D = sq[:, None] + sq[None] - 2 * X @ X.T
     mid = float(np.median(np.maximum(D[np.triu_indices(len(X), 1)], 0)))
@@ -101,7 +101,7 @@ def _read_cells(src, rows_by_pert, cols):
     return dict(zip(rows_by_pert, np.split(X, np.cumsum([len(v) for v in rows_by_pert.values()])[:-1])))
 
 def _sample_rows(codes, perts, n, rng):
-    return {p: np.sort(rng.choice(r, size=min(n, len(r)), replace=False)) for p in perts for r in [np.flatnonzero(codes == p)] if len(r)}
+    return {p: draw_cells(r, n, seed=rng) for p in perts for r in [np.flatnonzero(codes == p)] if len(r)}
 
 def _half_means(path, codes, perts, cols, seed):
     "Mean over all cells, and over each of two seeded random halves, of every perturbation in `perts` (one pass over the file)"
@@ -188,10 +188,9 @@ def cross_validate(data_dir, # a data folder in the competition layout
         codes = folder.obs[PERT_KEY].astype(str).to_numpy()
         r2 = np.random.default_rng(seed + 1)
         ctrl = np.flatnonzero(codes == CONTROL)
-        pick = np.r_[r2.choice(ctrl, min(n_ctrl, len(ctrl)), replace=False),
-                     r2.choice(np.flatnonzero(codes != CONTROL), min(2 * n_pool, int((codes != CONTROL).sum())), replace=False)]
+        pick = np.r_[draw_cells(ctrl, n_ctrl, seed=r2), draw_cells(np.flatnonzero(codes != CONTROL), 2 * n_pool, seed=r2)]
         per = max(getattr(getattr(m, 'cell_model', None), 'per_pert', 0) for m in uses)      # cell models that keep cells of every perturbation
-        if per: pick = np.r_[pick, np.concatenate([r2.choice(r, min(per, len(r)), replace=False) for p in perts if len(r := np.flatnonzero(codes == p))])]
+        if per: pick = np.r_[pick, np.concatenate([draw_cells(r, per, seed=r2) for p in perts if len(r := np.flatnonzero(codes == p))])]
         pick = np.unique(pick)
         cand = ad.AnnData(X=read_rows(folder.train, pick).astype(np.float32), obs=pd.DataFrame({PERT_KEY: codes[pick]}, index=pick.astype(str)), var=pd.DataFrame(index=var))
     rows, seconds = [], {}

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, h5py, scipy.sparse as sp
 import anndata as ad
 from .core import (InputError, FILES, HIDDEN_FILES, PERT_KEY, CONTROL, PROGRAMS, PROP_COLS, OBS_COLUMNS,
-                                 read_list, read_obs, read_var_names, matrix_shape, iter_rows, say, read_csv, log_normalize)
+                                 read_list, read_obs, read_var_names, matrix_shape, iter_rows, say, read_csv, log_normalize, draw_cells)
 from .programs import proportions_from_labels, read_proportions, check_proportions
 from .split import local_split, write_split_folder
 
@@ -177,7 +177,7 @@ def _read_row(path, key, r):
 
 def _check_rows(f, spot_rows, seed, soft):
     "Spot-check `spot_rows` seeded rows; an unreadable X raises, a value problem goes to `soft`"
-    rows = np.sort(np.random.default_rng(seed).choice(f.n_cells, size=min(spot_rows, f.n_cells), replace=False))
+    rows = draw_cells(f.n_cells, spot_rows, seed=seed)
     has_counts = _has_key(f.train, 'layers/counts')
     if has_counts and matrix_shape(f.train, 'layers/counts') != (f.n_cells, f.n_genes):
         soft(InputError(f"{FILES['train']}: layers['counts'] is {matrix_shape(f.train, 'layers/counts')}, X is {(f.n_cells, f.n_genes)}"))

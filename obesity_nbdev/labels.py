@@ -12,8 +12,7 @@ import numpy as np, pandas as pd, scipy.stats, scipy.sparse as sp, h5py
 import anndata as ad
 from matplotlib.figure import Figure
 from threadpoolctl import threadpool_limits
-from .core import InputError, PROGRAMS, PERT_KEY, refdata, read_obs, atomic_path, progress, say
-from .aggregate import _source
+from .core import InputError, PROGRAMS, PERT_KEY, refdata, read_obs, atomic_path, progress, say, CellSource
 from .programs import proportions_from_labels
 
 # %% auto #0
@@ -238,8 +237,9 @@ def program_labels(src, # an h5ad path or an AnnData of cells, X on the log2(1 +
     if method not in ('stream', 'pyscalop'): raise InputError(f"method must be 'stream' or 'pyscalop', not {method!r}")
     signatures = read_signatures() if signatures is None else signatures
     lipogenic = read_signatures(refdata(SIGNATURE_FILES['lipogenic'])) if lipogenic is None else lipogenic
-    obs, var, name, blocks = _source(src, None, chunk_rows)
-    var, n = pd.Index(var.astype(str)), len(obs)
+    cs = CellSource(src)
+    obs, var, name, n = cs.obs, cs.var_names, cs.name, len(cs)
+    blocks = lambda: cs.blocks(chunk_rows)
     got = _score_step(blocks, np.ones(n, bool), var, signatures, n_perm, seed, method, max_bytes, quiet, f'{name}: compartments')
     if got is None: raise InputError(f"{name}: no compartment signature has {MIN_SIG_GENES} expressed genes")
     sc, fd = got

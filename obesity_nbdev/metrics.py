@@ -16,13 +16,12 @@ from scipy.linalg import blas as _blas
 from threadpoolctl import threadpool_limits
 import anndata as ad
 from .programs import proportion_table
-from .core import (read_csv, InputError, MMD_BANDWIDTHS, pearson_rows, PERT_KEY, PROGRAMS, read_obs, read_var_names,
+from .core import (read_csv, draw_cells, InputError, MMD_BANDWIDTHS, pearson_rows, PERT_KEY, PROGRAMS, read_obs, read_var_names,
                                  matrix_shape, iter_rows, read_rows, progress, say, atomic_path)
 
 # %% auto #0
 __all__ = ['MetricResult', 'pearson_reference', 'mmd_reference', 'l1_reference', 'scored_genes', 'hvg_genes', 'gene_set',
-           'pearson_delta_batch', 'pearson_delta', 'mmd_bandwidths', 'kernel_sum', 'mmd_batch', 'mmd', 'l1_distance',
-           'read_centroid', 'score_cells', 'prediction_reader', 'score_prediction', 'score_seeds']
+           'pearson_delta_batch', 'pearson_delta', 'mmd_bandwidths', 'kernel_sum', 'mmd_batch', 'mmd', 'l1_distance']
 
 # %% ../nbs/08_metrics.ipynb #3e51f8f7
 class MetricResult(NamedTuple):
@@ -120,7 +119,7 @@ def hvg_genes(train_h5ad, # training cells (an .h5ad with the log X)
     if (cols < 0).any(): raise InputError(f"{Path(train_h5ad).name}: gene {genes[int(np.flatnonzero(cols < 0)[0])]!r} is not in var")
     if not 0 < n <= len(genes): raise InputError(f"cannot choose {n} highly variable genes out of {len(genes)}")
     n_obs = matrix_shape(train_h5ad)[0]
-    rows = np.sort(np.random.default_rng(seed).choice(n_obs, size=min(int(n_cells), n_obs), replace=False))
+    rows = draw_cells(n_obs, n_cells, seed=seed)
     return [genes[i] for i in _hvg_rank(read_rows(train_h5ad, rows, cols), n)]
 
 # %% ../nbs/08_metrics.ipynb #cd147300
@@ -318,136 +317,3 @@ def l1_distance(true_df:pd.DataFrame, # ground-truth proportions: gene, pre_adip
     three = (t['pre_adipo'] - p['pre_adipo']).abs() + (t['adipo'] - p['adipo']).abs() + (t['other'] - p['other']).abs()
     lipo_adipo = (t['lipo'] / (t['adipo'] + eps) - p['lipo'] / (p['adipo'] + eps)).abs()
     return _result(0.75 * three + 0.25 * lipo_adipo, t.index, 'l1')
-
-# %% ../nbs/08_metrics.ipynb #4654e708
-def _pert_rows(obs:pd.DataFrame, what:str, pert_key:str)->dict[str, np.ndarray]:
-    if pert_key not in obs.columns: raise InputError(f"{what}: obs column {pert_key!r} not found")
-    col = obs[pert_key]
-    order = [str(c) for c in col.cat.categories] if isinstance(col.dtype, pd.CategoricalDtype) else list(dict.fromkeys(col.astype(str)))
-    codes = col.astype(str).to_numpy()
-    srt = np.argsort(codes, kind='stable')
-    names, starts = np.unique(codes[srt], return_index=True)
-    groups = dict(zip(names, np.split(srt, starts[1:])))
-    return {p: groups[p] for p in order if p in groups}
-
-def _gene_index(var:pd.Index, genes, what):
-    if not var.is_unique: raise InputError(f"{what}: var names are not unique (e.g. {var[var.duplicated()][0]!r})")
-    idx = var.get_indexer(genes)
-    if (idx < 0).any():
-        miss = [g for g, i in zip(genes, idx) if i < 0]
-        raise InputError(f"{what}: gene {miss[0]!r} not found in var names" + (f" (and {len(miss)-1} more)" if len(miss) > 1 else ''))
-    return idx
-
-def read_centroid(gtruth_h5ad, # ground-truth h5ad with uns['perturbed_centroid_train']
-                  genes:Sequence[str], # the scored genes
-                  *, key:str='perturbed_centroid_train',
-                 )->np.ndarray:
-    "The training perturbed centroid on `genes`, read from the ground truth's `uns` (indexed by its var names)"
-    var, name = read_var_names(gtruth_h5ad), Path(gtruth_h5ad).name
-    with h5py.File(gtruth_h5ad, 'r') as f:
-        if 'uns' not in f or key not in f['uns']: raise InputError(f"{name}: uns[{key!r}] not found")
-        c = np.asarray(ad.io.read_elem(f['uns'][key]), dtype=np.float64).ravel()
-    if c.size != len(var): raise InputError(f"{name}: uns[{key!r}] has {c.size} values for {len(var)} var names")
-    return c[_gene_index(var, list(genes), name)]
-
-# %% ../nbs/08_metrics.ipynb #7262fc18
-def score_cells(gtruth_h5ad, # ground truth: dense or CSR X, obs[pert_key], uns['perturbed_centroid_train']
-                predict_cells:Callable, # perturbations -> list of predicted cells x `genes` arrays
-                *, genes:Sequence[str], # the scored genes
-                pert_key:str=PERT_KEY,
-                bandwidths=MMD_BANDWIDTHS, # Gaussian bandwidths of the MMD
-                batch:int=64, # perturbations read and scored at a time
-                quiet:bool=True, # hide the progress bar
-               )->dict:
-    "Pearson delta and MMD (MetricResults) and cell counts of predicted cells against a ground truth"
-    genes = list(genes)
-    name = Path(gtruth_h5ad).name
-    rows = _pert_rows(read_obs(gtruth_h5ad), name, pert_key)
-    if not rows: raise InputError(f"{name}: no perturbations in obs[{pert_key!r}]")
-    cols = _gene_index(read_var_names(gtruth_h5ad), genes, name)
-    centroid = read_centroid(gtruth_h5ad, genes)
-    perts = list(rows)
-    tmeans, pmeans, mmds, n_true, n_pred = [], [], [], [], []
-    for s in progress(range(0, len(perts), batch), quiet=quiet, desc='scoring', unit='batch'):
-        chunk = perts[s:s + batch]
-        allrows = np.concatenate([rows[p] for p in chunk])
-        T = np.split(read_rows(gtruth_h5ad, allrows, cols), np.cumsum([len(rows[p]) for p in chunk])[:-1])
-        P = predict_cells(chunk)
-        for p, y in zip(chunk, P):
-            if y.shape[1] != len(genes): raise InputError(f"perturbation {p!r}: {y.shape[1]} predicted genes, expected {len(genes)}")
-        tmeans += [t.mean(axis=0) for t in T]
-        pmeans += [np.asarray(_dense64(y).mean(axis=0)).ravel() for y in P]
-        n_true += [len(t) for t in T]; n_pred += [y.shape[0] for y in P]
-        mmds.append(mmd_batch(T, P, perturbations=chunk, bandwidths=bandwidths).per_perturbation)
-    per = pd.concat(mmds)
-    return dict(pearson_delta=pearson_delta_batch(np.array(tmeans), np.array(pmeans), centroid, perturbations=perts),
-                mmd=_result(per.to_numpy(), perts, 'mmd'),
-                n_true=pd.Series(n_true, index=perts), n_pred=pd.Series(n_pred, index=perts))
-
-# %% ../nbs/08_metrics.ipynb #df0eb9ee
-def _metric_dict(res:dict, l1:MetricResult|None)->dict:
-    "The JSON-ready score dict: platform values and a per-perturbation table"
-    perts = list(res['n_true'].index)
-    if l1 is not None: perts += [p for p in l1.per_perturbation.index if p not in res['n_true'].index]
-    def val(m, p):
-        s = m.per_perturbation
-        return float(s[p]) if p in s.index else None
-    per = {p: dict(pearson_delta=val(res['pearson_delta'], p), mmd=val(res['mmd'], p),
-                   l1=None if l1 is None else val(l1, p),
-                   n_true=int(res['n_true'][p]) if p in res['n_true'].index else None,
-                   n_pred=int(res['n_pred'][p]) if p in res['n_pred'].index else None) for p in perts}
-    return dict(pearson_delta=res['pearson_delta'].value, mmd=res['mmd'].value,
-                l1=None if l1 is None else l1.value, per_perturbation=per)
-
-def prediction_reader(pred_h5ad, # a prediction .h5ad (dense or CSR X, obs['gene'])
-                      genes:Sequence[str], # the scored genes
-                      *, pert_key:str=PERT_KEY,
-                     )->Callable:
-    "A `predict_cells` function reading only the requested perturbations' rows and `genes` from a prediction file"
-    name = Path(pred_h5ad).name
-    rows = _pert_rows(read_obs(pred_h5ad), name, pert_key)
-    cols = _gene_index(read_var_names(pred_h5ad), list(genes), name)
-    def predict_cells(perts):
-        miss = [p for p in perts if p not in rows]
-        if miss: raise InputError(f"{name}: no cells for perturbation {miss[0]!r}" + (f" (and {len(miss)-1} more)" if len(miss) > 1 else ''))
-        allrows = np.concatenate([rows[p] for p in perts])
-        return np.split(read_rows(pred_h5ad, allrows, cols), np.cumsum([len(rows[p]) for p in perts])[:-1])
-    return predict_cells
-
-def score_prediction(pred_h5ad, # the prediction .h5ad
-                     gtruth_h5ad, # the ground-truth .h5ad
-                     *, pred_csv=None, # predicted program proportions (for L1)
-                     gtruth_csv=None, # true program proportions (for L1)
-                     genes:int|Sequence[str]|None=1000, # number of genes to draw, a list of genes, or None for all
-                     seed:int=42, # seed of the gene draw
-                     gene_universe:Sequence[str]|None=None, # genes to draw from (default: the prediction's var names)
-                     pert_key:str=PERT_KEY,
-                     bandwidths=MMD_BANDWIDTHS, # Gaussian bandwidths of the MMD
-                     batch:int=64, # perturbations read and scored at a time
-                     quiet:bool=True, # hide the progress bar
-                    )->dict:
-    "Score a prediction file like the platform: {'pearson_delta', 'mmd', 'l1', 'per_perturbation', ...}"
-    if (pred_csv is None) != (gtruth_csv is None): raise InputError("L1 needs both pred_csv and gtruth_csv")
-    universe = list(read_var_names(pred_h5ad)) if gene_universe is None else list(gene_universe)
-    scored = scored_genes(universe, genes, seed) if genes is None or isinstance(genes, (int, np.integer)) else list(genes)
-    res = score_cells(gtruth_h5ad, prediction_reader(pred_h5ad, scored, pert_key=pert_key), genes=scored,
-                      pert_key=pert_key, bandwidths=bandwidths, batch=batch, quiet=quiet)
-    l1 = None if pred_csv is None else l1_distance(read_csv(gtruth_csv), read_csv(pred_csv), pert_key=pert_key)
-    out = _metric_dict(res, l1)
-    out.update(n_genes=len(scored), seed=(int(seed) if genes is None or isinstance(genes, (int, np.integer)) else None),
-               n_perturbations=len(res['n_true']))
-    return out
-
-# %% ../nbs/08_metrics.ipynb #45d0a239
-def score_seeds(pred_h5ad, # the prediction .h5ad
-                gtruth_h5ad, # the ground-truth .h5ad
-                *, seeds:Sequence[int]=(42, 0, 1, 2, 3), # seeds of the gene draws
-                genes:int=1000, # genes per draw
-                **kwargs, # passed to `score_prediction` (gene_universe, pert_key, bandwidths, ...)
-               )->pd.DataFrame:
-    "Pearson delta and MMD of a prediction on several random gene draws, one row per seed"
-    rows = []
-    for s in seeds:
-        r = score_prediction(pred_h5ad, gtruth_h5ad, genes=genes, seed=s, **kwargs)
-        rows.append(dict(seed=s, pearson_delta=r['pearson_delta'], mmd=r['mmd']))
-    return pd.DataFrame(rows).set_index('seed')

@@ -14,7 +14,8 @@ from threadpoolctl import threadpool_limits
 from .programs import proportion_table
 from .core import (InputError, FILES, HIDDEN_FILES, PRED_FILES, PERT_KEY, PROGRAMS, atomic_path, read_list,
                                 read_obs, read_var_names, say)
-from .metrics import pearson_delta, mmd, l1_distance, scored_genes, read_centroid, prediction_reader
+from .metrics import pearson_delta, mmd, l1_distance, scored_genes
+from .score import read_centroid, prediction_reader
 
 # %% auto #0
 __all__ = ['TRUE_COLOUR', 'PRED_COLOUR', 'METRICS', 'plot_mean_effects', 'plot_cells_pca', 'plot_proportions', 'plot_leaderboard',

@@ -12,7 +12,7 @@ import numpy as np, pandas as pd, scipy.stats, scipy.sparse as sp
 import anndata as ad
 from matplotlib.figure import Figure
 from .core import (FILES, HIDDEN_FILES, CONTROL, PERT_KEY, InputError, read_obs, read_var_names, matrix_shape,
-                                iter_rows, read_rows, atomic_path, progress, say, PROGRAMS)
+                                iter_rows, read_rows, atomic_path, progress, say, PROGRAMS, draw_cells)
 from .programs import proportions_from_labels, read_proportions
 from .labels import program_labels, label_agreement, N_PERM
 from .metrics import hvg_genes
@@ -252,7 +252,7 @@ def label_stats(data_dir, # a data folder (competition layout) whose training ce
     if not all(c in obs.columns for c in PROGRAMS): return None
     if pert_key not in obs.columns: raise InputError(f"{train.name}: obs column {pert_key!r} not found")
     if max_cells is not None and max_cells < len(obs):
-        rows = np.sort(np.random.default_rng(seed).choice(len(obs), size=int(max_cells), replace=False))
+        rows = draw_cells(len(obs), max_cells, seed=seed)
         src, obs = _sample_rows(train, rows, pd.Index(read_var_names(train).astype(str))), obs.iloc[rows]
     else: src = train
     lab = program_labels(src, n_perm=n_perm, seed=seed, quiet=quiet)

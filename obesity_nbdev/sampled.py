@@ -12,47 +12,35 @@ import numpy as np, pandas as pd
 import anndata as ad
 from .core import *
 from .models import PCARidge, register_model, save_model_files, MODEL_NPZ
-from .programs import finalize_proportions
+from .programs import finalize_proportions, proportion_table
 
 # %% auto #0
-__all__ = ['POOLS', 'sample_pool', 'sample_groups', 'pool_cells', 'SampledCells']
+__all__ = ['POOLS', 'sample_pool', 'sample_groups', 'reference_cells', 'reference_proportions', 'pool_cells', 'SampledCells']
 
 # %% ../nbs/07a_sampled.ipynb #d7c1071d
-def _cell_source(cells, pert_key):
-    "(obs, var names, row reader) of an h5ad path or an in-memory AnnData of cells"
-    if isinstance(cells, ad.AnnData):
-        X = cells.X
-        def rd(rows, cols): 
-            sub = X[rows][:, cols]
-            return sub.toarray() if hasattr(sub, 'toarray') else np.asarray(sub)
-        obs, var, name = cells.obs, pd.Index(cells.var_names.astype(str)), 'cells'
-    else:
-        path = Path(cells)
-        if not path.is_file(): raise InputError(f"{path.name}: file not found in {path.parent}")
-        obs, var, name = read_obs(path), pd.Index(read_var_names(path).astype(str)), path.name
-        def rd(rows, cols): return read_rows(path, rows, cols)
-    if pert_key not in obs.columns: raise InputError(f"{name}: obs column {pert_key!r} not found")
-    return obs, var, name, rd
+def _pool_source(cells, genes, pert_key):
+    "The CellSource of `cells`, the column numbers of `genes` (default: all) and each cell's perturbation"
+    src = CellSource(cells)
+    if pert_key not in src.obs.columns: raise InputError(f"{src.name}: obs column {pert_key!r} not found")
+    cols = np.arange(len(src.var_names)) if genes is None else src.columns(genes)
+    return src, cols, src.obs[pert_key].astype(str).to_numpy()
 
-def sample_pool(cells, # training cells: an h5ad path or an in-memory AnnData with obs[pert_key]
+def sample_pool(cells, # training cells: an h5ad path or an AnnData with obs[pert_key]
                 perturbations, # perturbations whose cells may be drawn
                 *, n:int=500, # cells to draw (all of them when there are fewer)
                 genes=None, # gene names (columns), in order; default: all
                 pert_key:str=PERT_KEY,
                 seed:int=0,
-               )->np.ndarray: # n x genes, float32
-    "A seeded sample of `n` cells of `perturbations`, dense float32"
-    obs, var, name, rd = _cell_source(cells, pert_key)
-    genes = list(var) if genes is None else [str(g) for g in genes]
-    cols = var.get_indexer(genes)
-    if (cols < 0).any(): raise InputError(f"{name}: gene {genes[int(np.flatnonzero(cols < 0)[0])]!r} not found in var names")
-    rows = np.flatnonzero(obs[pert_key].astype(str).isin([str(p) for p in perturbations]).to_numpy())
-    if len(rows) == 0: raise InputError(f"{name}: no cells of the requested perturbations in obs[{pert_key!r}]")
-    pick = np.sort(np.random.default_rng(seed).choice(rows, size=min(int(n), len(rows)), replace=False))
-    return np.asarray(rd(pick, cols), np.float32)
+                dtype=np.float32, # of the returned cells
+               )->np.ndarray: # n x genes
+    "A seeded sample of `n` cells of `perturbations`, dense"
+    src, cols, codes = _pool_source(cells, genes, pert_key)
+    rows = np.flatnonzero(np.isin(codes, [str(p) for p in perturbations]))
+    if len(rows) == 0: raise InputError(f"{src.name}: no cells of the requested perturbations in obs[{pert_key!r}]")
+    return np.asarray(src.rows(draw_cells(rows, n, seed=seed), cols), dtype)
 
 # %% ../nbs/07a_sampled.ipynb #289a692b
-def sample_groups(cells, # training cells: an h5ad path or an in-memory AnnData with obs[pert_key]
+def sample_groups(cells, # training cells: an h5ad path or an AnnData with obs[pert_key]
                   perturbations, # perturbations whose cells are drawn
                   *, n:int=30, # cells per perturbation (all of them when it has fewer)
                   genes=None, # gene names (columns), in order; default: all
@@ -60,15 +48,43 @@ def sample_groups(cells, # training cells: an h5ad path or an in-memory AnnData 
                   seed:int=0,
                  )->tuple[np.ndarray, np.ndarray]: # cells x genes (float32, file order) and each cell's perturbation
     "Up to `n` seeded cells of each of `perturbations`, with their perturbation names"
-    obs, var, name, rd = _cell_source(cells, pert_key)
-    genes = list(var) if genes is None else [str(g) for g in genes]
-    cols = var.get_indexer(genes)
-    if (cols < 0).any(): raise InputError(f"{name}: gene {genes[int(np.flatnonzero(cols < 0)[0])]!r} not found in var names")
-    codes, rng = obs[pert_key].astype(str).to_numpy(), np.random.default_rng(seed)
-    rows = [rng.choice(r, size=min(int(n), len(r)), replace=False) for p in map(str, perturbations) if len(r := np.flatnonzero(codes == p))]
-    if not rows: raise InputError(f"{name}: no cells of the requested perturbations in obs[{pert_key!r}]")
+    src, cols, codes = _pool_source(cells, genes, pert_key)
+    rng = np.random.default_rng(seed)
+    rows = [draw_cells(r, n, seed=rng) for p in map(str, perturbations) if len(r := np.flatnonzero(codes == p))]
+    if not rows: raise InputError(f"{src.name}: no cells of the requested perturbations in obs[{pert_key!r}]")
     rows = np.sort(np.concatenate(rows))
-    return np.asarray(rd(rows, cols), np.float32), codes[rows]
+    return np.asarray(src.rows(rows, cols), np.float32), codes[rows]
+
+# %% ../nbs/07a_sampled.ipynb #e38d2f80
+def reference_cells(train_h5ad, # training cells: an h5ad path or an AnnData
+                    genes, # the scored genes
+                    *, centroid:np.ndarray, # the perturbed centroid on `genes` (the ground truth's)
+                    n_cells:int=N_CELLS, # cells per perturbation
+                    max_cells:int=2000, # perturbed cells whose spread sets the noise
+                    pert_key:str=PERT_KEY, control:str=CONTROL, seed:int=0,
+                   )->dict: # {'control_cells': fn, 'centroid_noise': fn}, fn(perturbations) -> list of cells x genes
+    "The two reference predictors: the same control cells for every perturbation, and the perturbed centroid plus noise"
+    genes, centroid = list(genes), np.asarray(centroid, np.float64)
+    obs = CellSource(train_h5ad).obs
+    if pert_key not in obs.columns: raise InputError(f"training cells: obs column {pert_key!r} not found")
+    names = pd.unique(obs[pert_key].astype(str))
+    if control not in set(names): raise InputError(f"training cells: no {control!r} cells in obs[{pert_key!r}]")
+    ctrl = sample_pool(train_h5ad, [control], n=n_cells, genes=genes, pert_key=pert_key, seed=seed, dtype=np.float64)
+    pert = sample_pool(train_h5ad, [p for p in names if p != control], n=max_cells, genes=genes, pert_key=pert_key, seed=seed, dtype=np.float64)
+    if len(pert) < 2: raise InputError("training cells: fewer than 2 perturbed cells")
+    sd, rng = pert.std(axis=0, ddof=1), np.random.default_rng(seed)
+    noisy = lambda perts: [np.clip(centroid + rng.normal(size=(n_cells, len(genes))) * sd, 0, None) for _ in perts]
+    return dict(control_cells=lambda perts: [ctrl] * len(perts), centroid_noise=noisy)
+
+def reference_proportions(train_props:pd.DataFrame, # training proportions (a gene column, the control included)
+                          perturbations, # the perturbations to predict
+                          *, control:str=CONTROL,
+                         )->dict: # {'control_cells': table or None, 'centroid_noise': table}
+    "Proportions of the two reference predictors: the control's, and the mean of the training perturbations'"
+    t = proportion_table(train_props, columns=PROGRAMS)
+    rows = dict(control_cells=t.loc[control] if control in t.index else None, centroid_noise=t.drop(index=control, errors='ignore').mean())
+    genes = [str(p) for p in perturbations]
+    return {k: None if r is None else pd.DataFrame({PERT_KEY: genes}).assign(**{c: float(r[c]) for c in PROGRAMS}) for k, r in rows.items()}
 
 # %% ../nbs/07a_sampled.ipynb #6fb3b508
 def pool_cells(pool:np.ndarray, # pool cells x genes (float32)
