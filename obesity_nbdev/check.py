@@ -6,13 +6,11 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/check.html.md"""
 
 # %% ../nbs/09_check.ipynb #104c4767
 from __future__ import annotations
-import re, math
+import re
 from pathlib import Path
 from typing import Sequence
 import numpy as np, pandas as pd, h5py
-from .core import (InputError, FILES, HIDDEN_FILES, PRED_FILES, PRED_PROP_COLS, PERT_KEY, CONTROL,
-                                 N_CELLS, MMD_BANDWIDTHS, read_list, read_obs, read_var_names, matrix_shape, iter_rows, say)
-from .core import read_rows, x_is_sparse
+from .core import (InputError, PRED_FILES, PRED_PROP_COLS, PERT_KEY, N_CELLS, read_obs, read_var_names)
 
 # %% auto #0
 __all__ = ['DESCRIPTION_FILE', 'DESCRIPTION_SECTIONS', 'MIN_SENTENCES', 'CheckResult', 'check_prediction', 'count_sentences',

@@ -17,8 +17,8 @@ from tqdm.auto import tqdm
 __all__ = ['FILES', 'HIDDEN_FILES', 'PRED_FILES', 'PERT_KEY', 'CONTROL', 'N_CELLS', 'LOCAL_TEST', 'PROGRAMS', 'PROP_COLS',
            'PRED_PROP_COLS', 'OBS_COLUMNS', 'MMD_BANDWIDTHS', 'DEFAULT_MODEL', 'InputError', 'refdata', 'read_list',
            'write_list', 'unique_names', 'read_csv', 'default_mode', 'atomic_path', 'atomic_dir', 'progress', 'say',
-           'pearson_rows', 'pert_rng', 'draw_cells', 'log_normalize', 'read_obs', 'read_var_names', 'matrix_shape',
-           'iter_rows', 'x_is_sparse', 'read_rows', 'CellSource']
+           'patch_to', 'pearson_rows', 'pert_rng', 'draw_cells', 'log_normalize', 'read_obs', 'read_var_names',
+           'matrix_shape', 'iter_rows', 'x_is_sparse', 'read_rows', 'CellSource']
 
 # %% ../nbs/00_core.ipynb #13732d7a
 FILES = dict(
@@ -147,6 +147,18 @@ def say(msg:str, *, quiet:bool=False):
     "Print a progress message to stderr unless `quiet`"
     if not quiet: print(msg, file=sys.stderr, flush=True)
 
+# %% ../nbs/00_core.ipynb #cb5133b5
+def patch_to(cls, # the class that gets the method
+             *, as_prop:bool=False, # add it as a property
+             cls_method:bool=False, # add it as a classmethod
+            ):
+    "Decorator: add the function to `cls` under its own name"
+    def _add(f):
+        f.__qualname__ = f"{cls.__name__}.{f.__name__}"
+        setattr(cls, f.__name__, property(f) if as_prop else classmethod(f) if cls_method else f)
+        return f
+    return _add
+
 # %% ../nbs/00_core.ipynb #5dcf1c64
 def pearson_rows(a:np.ndarray, # rows x columns
                  b:np.ndarray, # the same shape
@@ -213,6 +225,7 @@ def read_var_names(path, # an .h5ad file
         if 'var' not in f: raise InputError(f"{Path(path).name}: no var group")
         return ad.io.read_elem(f['var']).index
 
+# %% ../nbs/00_core.ipynb #ff33aab1
 def _matrix_elem(f, path, key):
     elem = f[key] if key in f else None
     if elem is None: raise InputError(f"{Path(path).name}: no {key!r} matrix")
@@ -226,6 +239,7 @@ def matrix_shape(path, # an .h5ad file
         e = _matrix_elem(f, path, key)
         return tuple(int(s) for s in (e.attrs['shape'] if isinstance(e, h5py.Group) else e.shape))
 
+# %% ../nbs/00_core.ipynb #863629dc
 def iter_rows(path, # an .h5ad file
               key:str='X', # 'X' or 'layers/NAME'
               *, chunk_rows:int=4096, # rows per block

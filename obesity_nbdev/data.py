@@ -1,4 +1,4 @@
-"""Open, validate and import data folders in the competition layout
+"""Open and validate data folders in the competition layout
 
 Docs: https://obesity-nbdev.github.io/obesity_nbdev/data.html.md"""
 
@@ -8,15 +8,14 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/data.html.md"""
 from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
-import numpy as np, pandas as pd, h5py, scipy.sparse as sp
+import numpy as np, pandas as pd, h5py
 import anndata as ad
-from .core import (InputError, FILES, HIDDEN_FILES, PERT_KEY, CONTROL, PROGRAMS, PROP_COLS, OBS_COLUMNS,
-                                 read_list, read_obs, read_var_names, matrix_shape, iter_rows, say, read_csv, log_normalize, draw_cells)
-from .programs import proportions_from_labels, read_proportions, check_proportions
-from .split import local_split, write_split_folder
+from .core import (InputError, FILES, HIDDEN_FILES, PERT_KEY, CONTROL, PROGRAMS,
+                                 read_list, read_obs, read_var_names, matrix_shape, iter_rows, say, read_csv, draw_cells)
+from .programs import read_proportions, check_proportions
 
 # %% auto #0
-__all__ = ['STRICT_HINT', 'read_signatures', 'DataFolder', 'open_folder', 'validate', 'open_training', 'import_h5ad']
+__all__ = ['STRICT_HINT', 'read_signatures', 'DataFolder', 'open_folder', 'validate', 'open_training']
 
 # %% ../nbs/02_data.ipynb #d9f14696
 def read_signatures(path, # a signature_genes.csv file
@@ -231,79 +230,3 @@ def open_training(folder, # a DataFolder or a folder path
     "The training cells of a data folder as an AnnData"
     f = folder if isinstance(folder, DataFolder) else open_folder(folder, check=False, quiet=True)
     return ad.read_h5ad(f.train, backed='r' if backed else None)
-
-# %% ../nbs/02_data.ipynb #aad7b1e2
-def _raw_counts(a, name):
-    "The raw counts of an AnnData: layers['counts'], else an integer-valued X"
-    src, where = (a.layers['counts'], "layers['counts']") if 'counts' in a.layers else (a.X, 'X')
-    if src is None: raise InputError(f"{name}: no X")
-    c = sp.csr_matrix(src)
-    vals = c.data
-    if not np.issubdtype(vals.dtype, np.number): raise InputError(f"{name}: {where} is not numeric")
-    if where == 'X' and not (np.all(np.isfinite(vals)) and np.all(vals == np.round(vals))):
-        raise InputError(f"{name}: X is not raw counts (it has non-integer values) and there is no layers['counts']; "
-                         "the import needs raw UMI counts")
-    if not np.all(np.isfinite(vals)) or (vals < 0).any() or (vals != np.round(vals)).any():
-        raise InputError(f"{name}: {where} must hold non-negative integer counts")
-    return c
-
-def _challenge_obs(src, genes, counts, var_names):
-    "The challenge's obs columns for imported cells, from `src` where it has them, else placeholders"
-    total = np.asarray(counts.sum(1), dtype=np.float64).ravel()
-    mt = np.array([str(g).upper().startswith('MT-') for g in var_names])
-    fill = {'nCount_RNA': total, 'nFeature_RNA': np.diff(counts.indptr).astype(np.int64),
-            'percent.mt': (100 * np.asarray(counts[:, mt].sum(1), dtype=np.float64).ravel() / np.where(total > 0, total, 1)
-                           if mt.any() else np.full(len(total), np.nan)),
-            'feature_call': src['_label'].astype(str).to_numpy(), 'SampleID': '', 'Day': ''}
-    obs = pd.DataFrame(index=src.index.astype(str))
-    for c in OBS_COLUMNS:
-        if c == PERT_KEY: obs[c] = genes
-        elif c in PROGRAMS: continue
-        elif c in src.columns: obs[c] = src[c].to_numpy()
-        else: obs[c] = fill.get(c, np.nan)
-    if all(c in src.columns for c in PROGRAMS):
-        for c in PROGRAMS: obs[c] = src[c].to_numpy()
-    return obs
-
-# %% ../nbs/02_data.ipynb #0de0936f
-def import_h5ad(h5ad, # an AnnData screen with raw counts (in X or layers['counts'])
-                *, perturbation_key:str, # obs column naming each cell's perturbation
-                control:str, # the control label in that column (renamed NC)
-                out, # the data folder to create
-                test:list|None=None, # perturbations to hold out; default: a seeded 20%
-                seed:int=0, # seed of the default holdout
-                quiet:bool=False, # no messages
-               )->Path:
-    "Turn an AnnData screen into a data folder in the competition layout"
-    src = Path(h5ad)
-    if not src.is_file(): raise InputError(f"{src.name}: file not found in {src.parent}")
-    try: a = ad.read_h5ad(src)
-    except (OSError, KeyError, ValueError, TypeError) as e:
-        raise InputError(f"{src.name}: not a readable h5ad file ({e.__class__.__name__})") from None
-    if perturbation_key not in a.obs.columns:
-        raise InputError(f"{src.name}: obs column {perturbation_key!r} not found (columns: {', '.join(map(str, a.obs.columns))})")
-    col = a.obs[perturbation_key]
-    if col.isna().any(): raise InputError(f"{src.name}: obs column {perturbation_key!r} has missing labels")
-    labels = col.astype(str).to_numpy()
-    if control not in set(labels):
-        raise InputError(f"{src.name}: control label {control!r} not found in obs column {perturbation_key!r} "
-                         f"(labels: {', '.join(sorted(set(labels))[:8])}, ...)")
-    if control != CONTROL and CONTROL in set(labels):
-        raise InputError(f"{src.name}: a perturbation is labelled {CONTROL!r}, the name reserved for the controls")
-    if a.var_names.duplicated().any():
-        raise InputError(f"{src.name}: gene(s) named twice in var: {', '.join(a.var_names[a.var_names.duplicated()][:10])}")
-    counts = _raw_counts(a, src.name)
-    cats = list(col.cat.categories.astype(str)) if isinstance(col.dtype, pd.CategoricalDtype) else sorted(set(labels))
-    cats = [CONTROL if c == control else c for c in cats if c in set(labels)]
-    genes = pd.Categorical(np.where(labels == control, CONTROL, labels), categories=cats)
-    srcobs = a.obs.assign(_label=labels)
-    b = ad.AnnData(X=log_normalize(counts), obs=_challenge_obs(srcobs, genes, counts, a.var_names),
-                   var=pd.DataFrame(index=a.var_names.astype(str)), layers={'counts': counts})
-    b.obs_names_make_unique()
-    tr, te = local_split(b, mode='ratio' if test is None else 'fixed', test_perturbations=test, test_ratio=0.2,
-                         max_cells=None, seed=seed, quiet=quiet)
-    held = list(te.obs[PERT_KEY].cat.categories)
-    if not held: raise InputError(f"{src.name}: too few perturbations for a 20% holdout; name the test perturbations")
-    props = proportions_from_labels(b.obs) if all(c in b.obs.columns for c in PROGRAMS) else None
-    return write_split_folder(tr, te, out, genes_to_predict=list(b.var_names), predict_perturbations=held,
-                              proportions=props, quiet=quiet)

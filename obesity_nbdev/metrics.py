@@ -6,18 +6,18 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/metrics.html.md"""
 
 # %% ../nbs/08_metrics.ipynb #b207044e
 from __future__ import annotations
-import os, json, hashlib, warnings
+import json, hashlib, warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import NamedTuple, Callable, Sequence
-import numpy as np, pandas as pd, h5py, scipy.stats, scipy.sparse as sp
+from typing import NamedTuple, Sequence
+import numpy as np, pandas as pd, scipy.stats, scipy.sparse as sp
 from scipy.linalg import blas as _blas
 from threadpoolctl import threadpool_limits
 import anndata as ad
 from .programs import proportion_table
-from .core import (read_csv, draw_cells, InputError, MMD_BANDWIDTHS, pearson_rows, PERT_KEY, PROGRAMS, read_obs, read_var_names,
-                                 matrix_shape, iter_rows, read_rows, progress, say, atomic_path)
+from .core import (draw_cells, InputError, MMD_BANDWIDTHS, pearson_rows, PROGRAMS, read_var_names,
+                                 matrix_shape, read_rows, progress, say, atomic_path)
 
 # %% auto #0
 __all__ = ['MetricResult', 'pearson_reference', 'mmd_reference', 'l1_reference', 'scored_genes', 'hvg_genes', 'gene_set',

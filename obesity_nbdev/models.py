@@ -187,136 +187,149 @@ class PCARidge:
 
     def __repr__(self): return f"PCARidge({', '.join(f'{k}={v!r}' for k, v in self.params.items())}; {'fitted on ' + str(len(self.train_perturbations)) + ' perturbations' if self.G is not None else 'not fitted'})"
 
-    def fit(self, means:ad.AnnData, # perturbations x genes from `aggregate` (control included)
-            *, proportions:pd.DataFrame|None=None, # program proportions by perturbation (PROP_COLS), or None
-            quiet:bool=False, # no messages
-           ):
-        "Fit the expression map (and the proportion map when `proportions` is given)"
-        genes, perts = pd.Index(means.var_names.astype(str)), pd.Index(means.obs_names.astype(str))
-        if genes.duplicated().any(): raise InputError(f"means: gene {genes[genes.duplicated()][0]!r} appears twice in var")
-        if perts.duplicated().any(): raise InputError(f"means: perturbation {perts[perts.duplicated()][0]!r} appears twice in obs")
-        X = means.X.toarray() if hasattr(means.X, 'toarray') else np.asarray(means.X)
-        Y_all = np.asarray(X, np.float64).T                       # genes x perturbations, as the quickstarter
-        bad = ~np.isfinite(Y_all).all(0)
-        if bad.any(): raise InputError(f"means: non-finite values for perturbation {perts[bad][0]!r}")
-        train = [p for p in perts if p != self.control and p in genes]
-        if not train: raise InputError(f"means: no perturbation other than {self.control!r} targets a measured gene; nothing to train on")
-        self.G = pca_embed(Y_all, self.n_components)
-        P = self.G[genes.get_indexer(train)]
-        Y = Y_all[:, perts.get_indexer(train)]
-        self.b = Y.mean(1)
-        self.W = pca_ridge_fit(Y, self.G, P, self.b, self.ridge)
-        self.noise_std = Y.std(1, ddof=1) if len(train) > 1 else np.zeros(len(genes))
-        self.genes, self.train_perturbations = list(genes), train
-        self.aggregate_params = dict(means.uns.get('aggregate', {}).get('params', {}))
-        n_out = len(perts) - len(train) - (self.control in perts)
-        if n_out: say(f"{n_out} perturbation(s) do not target a measured gene: used in the PCA only, not as training targets", quiet=quiet)
-        self.G_prop = self.W_prop = self.b_prop = None; self.prop_perturbations = []
-        if proportions is not None: self._fit_proportions(proportions, P, train, quiet)
-        return self
-
-    def _fit_proportions(self, proportions, P, train, quiet):
-        "The proportion map: PCA of the programs x perturbations table, ridge with the same P"
-        df = proportion_table(proportions, finite=True)
-        have = [t for t in train if t in df.index]
-        if not have: raise InputError("proportions: none of the training perturbations has program proportions")
-        if len(have) < len(train): say(f"{len(train) - len(have)} training perturbation(s) have no program proportions: left out of the proportion model", quiet=quiet)
-        self.G_prop = pca_embed(df.to_numpy().T, self.n_prop_components)      # programs x components
-        Yp = df.loc[have].to_numpy().T                                          # programs x training perturbations
-        self.b_prop = Yp.mean(1)
-        self.W_prop = pca_ridge_fit(Yp, self.G_prop, P[[train.index(t) for t in have]], self.b_prop, self.ridge)
-        self.prop_perturbations = have
-
     def _check_fitted(self):
         if self.G is None: raise RuntimeError("the model is not fitted: call fit() or load() first")
 
-    def is_fallback(self, targets)->np.ndarray:
-        "True for each target that is not a measured gene (cannot be embedded)"
-        self._check_fitted()
-        return pd.Index(self.genes).get_indexer(pd.Index([str(t) for t in targets])) < 0
+# %% ../nbs/06_baseline.ipynb #8be58036
+@patch_to(PCARidge)
+def fit(self:PCARidge, means:ad.AnnData, # perturbations x genes from `aggregate` (control included)
+        *, proportions:pd.DataFrame|None=None, # program proportions by perturbation (PROP_COLS), or None
+        quiet:bool=False, # no messages
+       ):
+    "Fit the expression map (and the proportion map when `proportions` is given)"
+    genes, perts = pd.Index(means.var_names.astype(str)), pd.Index(means.obs_names.astype(str))
+    if genes.duplicated().any(): raise InputError(f"means: gene {genes[genes.duplicated()][0]!r} appears twice in var")
+    if perts.duplicated().any(): raise InputError(f"means: perturbation {perts[perts.duplicated()][0]!r} appears twice in obs")
+    X = means.X.toarray() if hasattr(means.X, 'toarray') else np.asarray(means.X)
+    Y_all = np.asarray(X, np.float64).T                       # genes x perturbations, as the quickstarter
+    bad = ~np.isfinite(Y_all).all(0)
+    if bad.any(): raise InputError(f"means: non-finite values for perturbation {perts[bad][0]!r}")
+    train = [p for p in perts if p != self.control and p in genes]
+    if not train: raise InputError(f"means: no perturbation other than {self.control!r} targets a measured gene; nothing to train on")
+    self.G = pca_embed(Y_all, self.n_components)
+    P = self.G[genes.get_indexer(train)]
+    Y = Y_all[:, perts.get_indexer(train)]
+    self.b = Y.mean(1)
+    self.W = pca_ridge_fit(Y, self.G, P, self.b, self.ridge)
+    self.noise_std = Y.std(1, ddof=1) if len(train) > 1 else np.zeros(len(genes))
+    self.genes, self.train_perturbations = list(genes), train
+    self.aggregate_params = dict(means.uns.get('aggregate', {}).get('params', {}))
+    n_out = len(perts) - len(train) - (self.control in perts)
+    if n_out: say(f"{n_out} perturbation(s) do not target a measured gene: used in the PCA only, not as training targets", quiet=quiet)
+    self.G_prop = self.W_prop = self.b_prop = None; self.prop_perturbations = []
+    if proportions is not None: self._fit_proportions(proportions, P, train, quiet)
+    return self
 
-    def predict(self, targets, # perturbation names (target genes)
-                *, quiet:bool=False, # no messages
-               )->ad.AnnData: # targets x trained genes, obs['fallback']
-        "Predicted mean expression of each target perturbation"
-        self._check_fitted()
-        targets = [str(t) for t in targets]
-        idx = pd.Index(self.genes).get_indexer(pd.Index(targets))
-        ok = idx >= 0
-        X = np.empty((len(targets), len(self.genes)))
-        if ok.any(): X[ok] = pca_ridge_predict(self.W, self.G, self.G[idx[ok]], self.b).T
-        for i in np.flatnonzero(~ok): X[i] = self.b + fallback_offset(targets[i], len(self.genes))
-        if (~ok).any(): say(f"{(~ok).sum()} of {len(targets)} targets are not measured genes: predicted as the mean training perturbation", quiet=quiet)
-        return ad.AnnData(X=X, obs=pd.DataFrame({'fallback': ~ok}, index=pd.Index(targets, name=PERT_KEY)),
-                          var=pd.DataFrame(index=pd.Index(self.genes)))
+@patch_to(PCARidge)
+def _fit_proportions(self:PCARidge, proportions, P, train, quiet):
+    "The proportion map: PCA of the programs x perturbations table, ridge with the same P"
+    df = proportion_table(proportions, finite=True)
+    have = [t for t in train if t in df.index]
+    if not have: raise InputError("proportions: none of the training perturbations has program proportions")
+    if len(have) < len(train): say(f"{len(train) - len(have)} training perturbation(s) have no program proportions: left out of the proportion model", quiet=quiet)
+    self.G_prop = pca_embed(df.to_numpy().T, self.n_prop_components)      # programs x components
+    Yp = df.loc[have].to_numpy().T                                          # programs x training perturbations
+    self.b_prop = Yp.mean(1)
+    self.W_prop = pca_ridge_fit(Yp, self.G_prop, P[[train.index(t) for t in have]], self.b_prop, self.ridge)
+    self.prop_perturbations = have
 
-    def predict_proportions(self, targets, # perturbation names (target genes)
-                            *, raw:bool=False, # the regression output (PROP_COLS, not made valid)
-                           )->pd.DataFrame|None: # PRED_PROP_COLS, or None without programs
-        "Predicted program proportions of each target, or None when fitted without proportions"
-        self._check_fitted()
-        if self.G_prop is None: return None
-        targets = [str(t) for t in targets]
-        idx = pd.Index(self.genes).get_indexer(pd.Index(targets))
-        ok = idx >= 0
-        V = np.tile(self.b_prop, (len(targets), 1))
-        if ok.any(): V[ok] = pca_ridge_predict(self.W_prop, self.G_prop, self.G[idx[ok]], self.b_prop).T
-        df = pd.DataFrame(V, columns=PROP_COLS)
-        df.insert(0, PERT_KEY, targets)
-        return df if raw else finalize_proportions(df)
+# %% ../nbs/06_baseline.ipynb #133777c6
+@patch_to(PCARidge)
+def is_fallback(self:PCARidge, targets)->np.ndarray:
+    "True for each target that is not a measured gene (cannot be embedded)"
+    self._check_fitted()
+    return pd.Index(self.genes).get_indexer(pd.Index([str(t) for t in targets])) < 0
 
-    def describe(self)->str:
-        "A few sentences describing the fitted method, for the method description"
-        self._check_fitted()
-        mc = self.aggregate_params.get('max_cells')
-        s = [f"The training cells are averaged per perturbation ({f'the first {mc} cells of each perturbation in file order' if mc else 'all cells'}), "
-             f"giving a genes x perturbations matrix of mean log-normalised expression that includes the control.",
-             f"A PCA with {self.G.shape[1]} components of that matrix, with genes as samples, embeds each of the {len(self.genes)} measured genes, "
-             f"and a perturbation is represented by the embedding of its target gene.",
-             f"A ridge-regularised bilinear map (lambda = {self.ridge:g}) links gene embeddings and perturbation embeddings to the centred mean "
-             f"profiles of the {len(self.train_perturbations)} training perturbations, following the linear baseline of Ahlmann-Eltze, Huber and Anders (2024).",
-             "An unseen perturbation is predicted as the gene embedding times the map times its target's embedding, plus the mean training profile.",
-             "A target that is not a measured gene cannot be embedded and is predicted as the mean training perturbation profile."]
-        if self.G_prop is not None:
-            s.append(f"Program proportions are predicted with the same map, using a {self.G_prop.shape[1]}-component PCA of the program proportion table "
-                     "in place of the gene embedding, then renormalised so that pre_adipo, adipo and other sum to one and lipo does not exceed adipo.")
-        return ' '.join(s)
+@patch_to(PCARidge)
+def predict(self:PCARidge, targets, # perturbation names (target genes)
+            *, quiet:bool=False, # no messages
+           )->ad.AnnData: # targets x trained genes, obs['fallback']
+    "Predicted mean expression of each target perturbation"
+    self._check_fitted()
+    targets = [str(t) for t in targets]
+    idx = pd.Index(self.genes).get_indexer(pd.Index(targets))
+    ok = idx >= 0
+    X = np.empty((len(targets), len(self.genes)))
+    if ok.any(): X[ok] = pca_ridge_predict(self.W, self.G, self.G[idx[ok]], self.b).T
+    for i in np.flatnonzero(~ok): X[i] = self.b + fallback_offset(targets[i], len(self.genes))
+    if (~ok).any(): say(f"{(~ok).sum()} of {len(targets)} targets are not measured genes: predicted as the mean training perturbation", quiet=quiet)
+    return ad.AnnData(X=X, obs=pd.DataFrame({'fallback': ~ok}, index=pd.Index(targets, name=PERT_KEY)),
+                      var=pd.DataFrame(index=pd.Index(self.genes)))
 
-    def _arrays(self)->dict:
-        "The fitted arrays saved in model.npz (subclasses add their own)"
-        arrays = dict(G=self.G, W=self.W, b=self.b, noise_std=self.noise_std)
-        if self.G_prop is not None: arrays.update(G_prop=self.G_prop, W_prop=self.W_prop, b_prop=self.b_prop)
-        return arrays
+# %% ../nbs/06_baseline.ipynb #fd71c5f0
+@patch_to(PCARidge)
+def predict_proportions(self:PCARidge, targets, # perturbation names (target genes)
+                        *, raw:bool=False, # the regression output (PROP_COLS, not made valid)
+                       )->pd.DataFrame|None: # PRED_PROP_COLS, or None without programs
+    "Predicted program proportions of each target, or None when fitted without proportions"
+    self._check_fitted()
+    if self.G_prop is None: return None
+    targets = [str(t) for t in targets]
+    idx = pd.Index(self.genes).get_indexer(pd.Index(targets))
+    ok = idx >= 0
+    V = np.tile(self.b_prop, (len(targets), 1))
+    if ok.any(): V[ok] = pca_ridge_predict(self.W_prop, self.G_prop, self.G[idx[ok]], self.b_prop).T
+    df = pd.DataFrame(V, columns=PROP_COLS)
+    df.insert(0, PERT_KEY, targets)
+    return df if raw else finalize_proportions(df)
 
-    def save(self, model_dir, # folder to write model.npz and model.json into
-            ):
-        "Save the fitted model as plain arrays (model.npz) and names (model.json)"
-        self._check_fitted()
-        save_model_files(model_dir, self.name, params=self.params, arrays=self._arrays(),
-                         meta=dict(genes=self.genes, train_perturbations=self.train_perturbations,
-                                   prop_perturbations=self.prop_perturbations, programs=PROP_COLS if self.G_prop is not None else None,
-                                   aggregate_params=self.aggregate_params))
+# %% ../nbs/06_baseline.ipynb #f83c5ff0
+@patch_to(PCARidge)
+def describe(self:PCARidge)->str:
+    "A few sentences describing the fitted method, for the method description"
+    self._check_fitted()
+    mc = self.aggregate_params.get('max_cells')
+    s = [f"The training cells are averaged per perturbation ({f'the first {mc} cells of each perturbation in file order' if mc else 'all cells'}), "
+         f"giving a genes x perturbations matrix of mean log-normalised expression that includes the control.",
+         f"A PCA with {self.G.shape[1]} components of that matrix, with genes as samples, embeds each of the {len(self.genes)} measured genes, "
+         f"and a perturbation is represented by the embedding of its target gene.",
+         f"A ridge-regularised bilinear map (lambda = {self.ridge:g}) links gene embeddings and perturbation embeddings to the centred mean "
+         f"profiles of the {len(self.train_perturbations)} training perturbations, following the linear baseline of Ahlmann-Eltze, Huber and Anders (2024).",
+         "An unseen perturbation is predicted as the gene embedding times the map times its target's embedding, plus the mean training profile.",
+         "A target that is not a measured gene cannot be embedded and is predicted as the mean training perturbation profile."]
+    if self.G_prop is not None:
+        s.append(f"Program proportions are predicted with the same map, using a {self.G_prop.shape[1]}-component PCA of the program proportion table "
+                 "in place of the gene embedding, then renormalised so that pre_adipo, adipo and other sum to one and lipo does not exceed adipo.")
+    return ' '.join(s)
 
-    @classmethod
-    def load(cls, model_dir, # folder holding model.npz and model.json
-            ):
-        "Load a model saved by `save`"
-        m, doc, a, where = model_from_files(cls, model_dir)
-        genes, train = doc.get('genes'), doc.get('train_perturbations')
-        if not (isinstance(genes, list) and isinstance(train, list)): raise InputError(f"{where}: missing gene or perturbation names")
-        need = {'G', 'W', 'b', 'noise_std'}
-        if not need <= set(a): raise InputError(f"{MODEL_NPZ} in {Path(model_dir)}: missing arrays {sorted(need - set(a))}")
-        n = len(genes)
-        if not (a['G'].ndim == 2 and a['G'].shape[0] == n and a['b'].shape == (n,) and a['noise_std'].shape == (n,)
-                and a['W'].shape == (a['G'].shape[1],)*2 and set(train) <= set(genes)):
-            raise InputError(f"{where}: gene names do not match the arrays of {MODEL_NPZ}")
-        m.G, m.W, m.b, m.noise_std = a['G'], a['W'], a['b'], a['noise_std']
-        m.genes, m.train_perturbations = [str(g) for g in genes], [str(t) for t in train]
-        m.aggregate_params = doc.get('aggregate_params') or {}
-        if 'G_prop' in a:
-            if not ({'W_prop', 'b_prop'} <= set(a) and a['G_prop'].shape[0] == len(PROP_COLS) == a['b_prop'].shape[0]
-                    and a['W_prop'].shape == (a['G_prop'].shape[1], a['G'].shape[1])):
-                raise InputError(f"{MODEL_NPZ} in {Path(model_dir)}: inconsistent proportion arrays")
-            m.G_prop, m.W_prop, m.b_prop = a['G_prop'], a['W_prop'], a['b_prop']
-            m.prop_perturbations = [str(t) for t in doc.get('prop_perturbations') or []]
-        return m
+# %% ../nbs/06_baseline.ipynb #9417d3aa
+@patch_to(PCARidge)
+def _arrays(self:PCARidge)->dict:
+    "The fitted arrays saved in model.npz (subclasses add their own)"
+    arrays = dict(G=self.G, W=self.W, b=self.b, noise_std=self.noise_std)
+    if self.G_prop is not None: arrays.update(G_prop=self.G_prop, W_prop=self.W_prop, b_prop=self.b_prop)
+    return arrays
+
+@patch_to(PCARidge)
+def save(self:PCARidge, model_dir, # folder to write model.npz and model.json into
+        ):
+    "Save the fitted model as plain arrays (model.npz) and names (model.json)"
+    self._check_fitted()
+    save_model_files(model_dir, self.name, params=self.params, arrays=self._arrays(),
+                     meta=dict(genes=self.genes, train_perturbations=self.train_perturbations,
+                               prop_perturbations=self.prop_perturbations, programs=PROP_COLS if self.G_prop is not None else None,
+                               aggregate_params=self.aggregate_params))
+
+@patch_to(PCARidge, cls_method=True)
+def load(cls, model_dir, # folder holding model.npz and model.json
+        ):
+    "Load a model saved by `save`"
+    m, doc, a, where = model_from_files(cls, model_dir)
+    genes, train = doc.get('genes'), doc.get('train_perturbations')
+    if not (isinstance(genes, list) and isinstance(train, list)): raise InputError(f"{where}: missing gene or perturbation names")
+    need = {'G', 'W', 'b', 'noise_std'}
+    if not need <= set(a): raise InputError(f"{MODEL_NPZ} in {Path(model_dir)}: missing arrays {sorted(need - set(a))}")
+    n = len(genes)
+    if not (a['G'].ndim == 2 and a['G'].shape[0] == n and a['b'].shape == (n,) and a['noise_std'].shape == (n,)
+            and a['W'].shape == (a['G'].shape[1],)*2 and set(train) <= set(genes)):
+        raise InputError(f"{where}: gene names do not match the arrays of {MODEL_NPZ}")
+    m.G, m.W, m.b, m.noise_std = a['G'], a['W'], a['b'], a['noise_std']
+    m.genes, m.train_perturbations = [str(g) for g in genes], [str(t) for t in train]
+    m.aggregate_params = doc.get('aggregate_params') or {}
+    if 'G_prop' in a:
+        if not ({'W_prop', 'b_prop'} <= set(a) and a['G_prop'].shape[0] == len(PROP_COLS) == a['b_prop'].shape[0]
+                and a['W_prop'].shape == (a['G_prop'].shape[1], a['G'].shape[1])):
+            raise InputError(f"{MODEL_NPZ} in {Path(model_dir)}: inconsistent proportion arrays")
+        m.G_prop, m.W_prop, m.b_prop = a['G_prop'], a['W_prop'], a['b_prop']
+        m.prop_perturbations = [str(t) for t in doc.get('prop_perturbations') or []]
+    return m

@@ -7,7 +7,7 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/programs.html.md"""
 # %% ../nbs/05_programs.ipynb #df8fc12c
 from __future__ import annotations
 from pathlib import Path
-import numpy as np, pandas as pd, scipy.sparse as sp
+import numpy as np, pandas as pd
 from .core import InputError, PROGRAMS, PROP_COLS, PRED_PROP_COLS, PERT_KEY, FILES, refdata, read_csv
 
 # %% auto #0

@@ -6,12 +6,11 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/sampled.html.md"""
 
 # %% ../nbs/07a_sampled.ipynb #b8c39616
 from __future__ import annotations
-import time
 from pathlib import Path
 import numpy as np, pandas as pd
 import anndata as ad
 from .core import *
-from .models import PCARidge, register_model, save_model_files, MODEL_NPZ
+from .models import PCARidge, register_model, MODEL_NPZ
 from .programs import finalize_proportions, proportion_table
 
 # %% auto #0
@@ -134,73 +133,82 @@ class SampledCells(PCARidge):
 
     def __repr__(self): return 'SampledCells' + super().__repr__()[len('PCARidge'):]
 
-    def fit(self, means:ad.AnnData, # perturbations x genes from `aggregate` (control included)
-            *, proportions:pd.DataFrame|None=None, # program proportions by perturbation, or None
-            cells=None, # the training cells: an h5ad path or an AnnData with obs['gene']
-            quiet:bool=False, # no messages
-           ):
-        "Fit the baseline's maps and draw the pool of real cells"
-        if cells is None: raise InputError("the 'sampled' model needs the training cells: fit(..., cells=<h5ad path or AnnData>)")
-        super().fit(means, proportions=proportions, quiet=quiet)
-        perts = [str(p) for p in means.obs_names]
-        src = {'perturbed': [p for p in perts if p != self.control], 'control': [self.control], 'all': perts}[self.pool_from]
-        self.pool = sample_pool(cells, src, n=self.n_pool, genes=self.genes, seed=self.seed)
-        if len(self.pool) < 2: raise InputError(f"only {len(self.pool)} {self.pool_from} cell(s) to draw the pool from")
-        say(f"pool of {len(self.pool)} {self.pool_from} training cells", quiet=quiet)
-        return self
+# %% ../nbs/07a_sampled.ipynb #69622d65
+@patch_to(SampledCells)
+def fit(self:SampledCells, means:ad.AnnData, # perturbations x genes from `aggregate` (control included)
+        *, proportions:pd.DataFrame|None=None, # program proportions by perturbation, or None
+        cells=None, # the training cells: an h5ad path or an AnnData with obs['gene']
+        quiet:bool=False, # no messages
+       ):
+    "Fit the baseline's maps and draw the pool of real cells"
+    if cells is None: raise InputError("the 'sampled' model needs the training cells: fit(..., cells=<h5ad path or AnnData>)")
+    super(SampledCells, self).fit(means, proportions=proportions, quiet=quiet)
+    perts = [str(p) for p in means.obs_names]
+    src = {'perturbed': [p for p in perts if p != self.control], 'control': [self.control], 'all': perts}[self.pool_from]
+    self.pool = sample_pool(cells, src, n=self.n_pool, genes=self.genes, seed=self.seed)
+    if len(self.pool) < 2: raise InputError(f"only {len(self.pool)} {self.pool_from} cell(s) to draw the pool from")
+    say(f"pool of {len(self.pool)} {self.pool_from} training cells", quiet=quiet)
+    return self
 
-    def sample_cells(self, targets, # perturbation names
-                     *, n_cells:int=N_CELLS, # cells per target
-                     seed:int=0, # seed of the draws (with each target's name)
-                     genes=None, # output genes, in order (default: the model's); unknown genes are 0
-                    )->np.ndarray: # (targets * n_cells) x genes, float32
-        "`n_cells` cells per target: pool cells moved to the predicted mean"
-        self._check_fitted()
-        targets = [str(t) for t in targets]
-        mu = np.asarray(self.predict(targets, quiet=True).X, np.float32)
-        if genes is None: return pool_cells(self.pool, mu, targets, n_cells=n_cells, seed=seed, clip=self.clip)
-        idx = pd.Index(self.genes).get_indexer(pd.Index([str(g) for g in genes]))
-        ok = np.flatnonzero(idx >= 0)
-        # the gene subset of the pool is made C-contiguous: gathering rows of a column-indexed (Fortran-ordered) copy is ~6x slower
-        if len(ok) == len(idx): return pool_cells(np.ascontiguousarray(self.pool[:, idx]), mu[:, idx], targets, n_cells=n_cells, seed=seed, clip=self.clip)
-        out = np.zeros((len(targets) * n_cells, len(idx)), np.float32)
-        out[:, ok] = pool_cells(np.ascontiguousarray(self.pool[:, idx[ok]]), mu[:, idx[ok]], targets, n_cells=n_cells, seed=seed, clip=self.clip)
-        return out
+# %% ../nbs/07a_sampled.ipynb #2e802012
+@patch_to(SampledCells)
+def sample_cells(self:SampledCells, targets, # perturbation names
+                 *, n_cells:int=N_CELLS, # cells per target
+                 seed:int=0, # seed of the draws (with each target's name)
+                 genes=None, # output genes, in order (default: the model's); unknown genes are 0
+                )->np.ndarray: # (targets * n_cells) x genes, float32
+    "`n_cells` cells per target: pool cells moved to the predicted mean"
+    self._check_fitted()
+    targets = [str(t) for t in targets]
+    mu = np.asarray(self.predict(targets, quiet=True).X, np.float32)
+    if genes is None: return pool_cells(self.pool, mu, targets, n_cells=n_cells, seed=seed, clip=self.clip)
+    idx = pd.Index(self.genes).get_indexer(pd.Index([str(g) for g in genes]))
+    ok = np.flatnonzero(idx >= 0)
+    # the gene subset of the pool is made C-contiguous: gathering rows of a column-indexed (Fortran-ordered) copy is ~6x slower
+    if len(ok) == len(idx): return pool_cells(np.ascontiguousarray(self.pool[:, idx]), mu[:, idx], targets, n_cells=n_cells, seed=seed, clip=self.clip)
+    out = np.zeros((len(targets) * n_cells, len(idx)), np.float32)
+    out[:, ok] = pool_cells(np.ascontiguousarray(self.pool[:, idx[ok]]), mu[:, idx[ok]], targets, n_cells=n_cells, seed=seed, clip=self.clip)
+    return out
 
-    def predict_proportions(self, targets, # perturbation names
-                            *, raw:bool=False, # the shrunken regression output (PROP_COLS, not made valid)
-                           )->pd.DataFrame|None:
-        "The baseline's proportions pulled toward the mean training proportions by `prop_shrink`"
-        df = super().predict_proportions(targets, raw=True)
-        if df is None: return None
-        if self.prop_shrink: df[PROP_COLS] = (1 - self.prop_shrink) * df[PROP_COLS].to_numpy() + self.prop_shrink * self.b_prop
-        return df if raw else finalize_proportions(df)
+# %% ../nbs/07a_sampled.ipynb #fcf74a8c
+@patch_to(SampledCells)
+def _arrays(self:SampledCells)->dict:
+    "The baseline's arrays and the pool, saved in model.npz by `save`"
+    return super(SampledCells, self)._arrays() | dict(pool=self.pool)
 
-    def describe(self)->str:
-        "The baseline's description plus the cell pool and the proportion shrinkage"
-        s = [super().describe(),
-             f"The cells of a target are not Gaussian noise around its predicted mean: {self.n_pool} real training cells "
-             f"({'of the non-control perturbations' if self.pool_from == 'perturbed' else 'of the control' if self.pool_from == 'control' else 'of all perturbations'}) "
-             "are drawn once with a fixed seed and stored in the model.",
-             "For each target, 100 of them are drawn (seeded by the target's name), centred on their own mean and moved to the target's predicted mean, "
-             "so the cells average exactly to the predicted mean while keeping the sparsity and gene-gene covariance of real cells."
-             + (" Values below zero are clipped to zero." if self.clip else "")]
-        if self.prop_shrink and self.G_prop is not None:
-            s.append(f"The predicted program proportions are a weighted average of the regression's ({1 - self.prop_shrink:g}) and the mean training proportions ({self.prop_shrink:g}).")
-        return ' '.join(s)
+@patch_to(SampledCells, cls_method=True)
+def load(cls, model_dir, # folder holding model.npz and model.json
+        ):
+    "Load a model saved by `save`"
+    m = super(SampledCells, cls).load(model_dir)                     # checks model.json, the checksum and the baseline's arrays
+    with np.load(Path(model_dir)/MODEL_NPZ, allow_pickle=False) as z:
+        if 'pool' not in z.files: raise InputError(f"{MODEL_NPZ} in {Path(model_dir)}: missing arrays ['pool']")
+        m.pool = z['pool']
+    if m.pool.ndim != 2 or m.pool.shape[1] != len(m.genes) or len(m.pool) < 2:
+        raise InputError(f"{MODEL_NPZ} in {Path(model_dir)}: pool of shape {m.pool.shape} does not fit {len(m.genes)} genes")
+    return m
 
-    def _arrays(self)->dict:
-        "The baseline's arrays and the pool, saved in model.npz by `save`"
-        return super()._arrays() | dict(pool=self.pool)
+# %% ../nbs/07a_sampled.ipynb #d4305af9
+@patch_to(SampledCells)
+def predict_proportions(self:SampledCells, targets, # perturbation names
+                        *, raw:bool=False, # the shrunken regression output (PROP_COLS, not made valid)
+                       )->pd.DataFrame|None:
+    "The baseline's proportions pulled toward the mean training proportions by `prop_shrink`"
+    df = super(SampledCells, self).predict_proportions(targets, raw=True)
+    if df is None: return None
+    if self.prop_shrink: df[PROP_COLS] = (1 - self.prop_shrink) * df[PROP_COLS].to_numpy() + self.prop_shrink * self.b_prop
+    return df if raw else finalize_proportions(df)
 
-    @classmethod
-    def load(cls, model_dir, # folder holding model.npz and model.json
-            ):
-        "Load a model saved by `save`"
-        m = super().load(model_dir)                     # checks model.json, the checksum and the baseline's arrays
-        with np.load(Path(model_dir)/MODEL_NPZ, allow_pickle=False) as z:
-            if 'pool' not in z.files: raise InputError(f"{MODEL_NPZ} in {Path(model_dir)}: missing arrays ['pool']")
-            m.pool = z['pool']
-        if m.pool.ndim != 2 or m.pool.shape[1] != len(m.genes) or len(m.pool) < 2:
-            raise InputError(f"{MODEL_NPZ} in {Path(model_dir)}: pool of shape {m.pool.shape} does not fit {len(m.genes)} genes")
-        return m
+@patch_to(SampledCells)
+def describe(self:SampledCells)->str:
+    "The baseline's description plus the cell pool and the proportion shrinkage"
+    s = [super(SampledCells, self).describe(),
+         f"The cells of a target are not Gaussian noise around its predicted mean: {self.n_pool} real training cells "
+         f"({'of the non-control perturbations' if self.pool_from == 'perturbed' else 'of the control' if self.pool_from == 'control' else 'of all perturbations'}) "
+         "are drawn once with a fixed seed and stored in the model.",
+         "For each target, 100 of them are drawn (seeded by the target's name), centred on their own mean and moved to the target's predicted mean, "
+         "so the cells average exactly to the predicted mean while keeping the sparsity and gene-gene covariance of real cells."
+         + (" Values below zero are clipped to zero." if self.clip else "")]
+    if self.prop_shrink and self.G_prop is not None:
+        s.append(f"The predicted program proportions are a weighted average of the regression's ({1 - self.prop_shrink:g}) and the mean training proportions ({self.prop_shrink:g}).")
+    return ' '.join(s)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 import anndata as ad
-from .core import (InputError, FILES, PERT_KEY, CONTROL, PROGRAMS, PROP_COLS, say, write_list, atomic_dir)
+from .core import (InputError, FILES, PERT_KEY, CONTROL, PROGRAMS, say, write_list, atomic_dir)
 from .programs import proportions_from_labels, proportion_table
 
 # %% auto #0

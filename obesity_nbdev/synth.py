@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, h5py, scipy.sparse as sp
 import anndata as ad
-from .core import (FILES, HIDDEN_FILES, CONTROL, LOCAL_TEST, PROP_COLS, OBS_COLUMNS, InputError,
+from .core import (FILES, HIDDEN_FILES, CONTROL, LOCAL_TEST, OBS_COLUMNS, InputError,
                                 PERT_KEY, refdata, read_list, write_list, atomic_path, progress, say, log_normalize)
 from .programs import proportions_from_labels
 
