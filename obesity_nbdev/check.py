@@ -192,6 +192,7 @@ def count_sentences(text:str)->int:
     "Sentences as the platform counts them: non-blank pieces of each line cut at . ! ? ; :"
     return sum(1 for line in text.splitlines() for piece in re.split(r"[.!?;:]", line) if piece.strip())
 
+# %% ../nbs/09_check.ipynb #7465e636
 def check_method_description(text:str, # the markdown, as a file or as the notebook cell (with front matter)
                             )->list[str]:
     "Every platform rule the method description breaks, one line each; an empty list means valid"

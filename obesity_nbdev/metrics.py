@@ -42,6 +42,7 @@ def pearson_reference(gtruth_X, # true cells of one perturbation (cells x scored
     return scipy.stats.pearsonr(gtruth_X.mean(axis=0) - perturbed_centroid,
                                 pred_X.mean(axis=0) - perturbed_centroid).statistic
 
+# %% ../nbs/08_metrics.ipynb #7b7ec973
 def _gaussian_kernel_reference(source, target, kernel_mul, kernel_num, fix_sigma):
     total = np.concatenate([source, target], axis=0)
     n_samples, m = total.shape
@@ -67,6 +68,7 @@ def mmd_reference(gtruth_X, # true cells of one perturbation (cells x scored gen
     k = min(gtruth_X.shape[0], pred_X.shape[0])
     return _compute_mmd_reference(gtruth_X[:k], pred_X[:k], kernel_mul=2.0, kernel_num=5, fix_sigma=2326)
 
+# %% ../nbs/08_metrics.ipynb #406957c2
 def l1_reference(true_df:pd.DataFrame, # ground-truth proportions, a `gene` column
                  pred_df:pd.DataFrame, # predicted proportions, a `gene` column
                 )->float:
@@ -295,6 +297,7 @@ def mmd_batch(true_X:Sequence, # per perturbation: true cells x scored genes (de
         for _ in progress(pool.map(run, batches), total=len(batches), quiet=quiet, desc='MMD', unit='batch'): pass
     return _result(out, names, 'mmd')
 
+# %% ../nbs/08_metrics.ipynb #b8d8fdd3
 def mmd(true_X, # true cells of one perturbation x scored genes (dense or sparse)
         pred_X, # predicted cells of that perturbation
         *, bandwidths=MMD_BANDWIDTHS, # Gaussian bandwidths

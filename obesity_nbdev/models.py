@@ -117,6 +117,7 @@ def save_model_files(model_dir, # folder to write model.npz and model.json into 
                arrays={k: list(v.shape) for k, v in arrays.items()}, npz_sha256=digest, **(meta or {}))
     with atomic_path(d/MODEL_JSON) as tmp: tmp.write_text(json.dumps(doc, indent=1))
 
+# %% ../nbs/06_baseline.ipynb #c38a1d44
 def read_model_json(model_dir, # folder holding model.json
                    )->dict:
     "The parsed and checked model.json of `model_dir`"
@@ -130,6 +131,7 @@ def read_model_json(model_dir, # folder holding model.json
         if not isinstance(doc.get(k), t): raise InputError(f"{MODEL_JSON} in {Path(model_dir)}: missing or invalid {k!r}")
     return doc
 
+# %% ../nbs/06_baseline.ipynb #73c4f764
 def load_model_files(model_dir, # folder holding model.json and model.npz
                      name:str|None=None, # expected model name (checked when given)
                     )->tuple[dict, dict]: # (model.json contents, arrays)
@@ -153,6 +155,7 @@ def load_model_files(model_dir, # folder holding model.json and model.npz
     if want != got: raise InputError(f"{MODEL_NPZ} in {d}: arrays {got} do not match {MODEL_JSON} {want}")
     return doc, arrays
 
+# %% ../nbs/06_baseline.ipynb #4e93e229
 def model_from_files(cls, # a model class with a `name` and keyword-only params
                      model_dir, # folder holding model.json and model.npz
                     )->tuple: # (the model made from the saved params, model.json contents, arrays, a label for errors)

@@ -240,6 +240,7 @@ def scorecard(scores:dict, # from `score_folder` (or `score_prediction`)
                              max=np.nanmax(per) if np.isfinite(per).any() else np.nan))
     return pd.DataFrame(rows)
 
+# %% ../nbs/09b_score.ipynb #3c2d5368
 def format_scorecard(scores:dict, # from `score_folder`
                     )->str:
     "A plain-text scorecard: a header line, the table, and notes"

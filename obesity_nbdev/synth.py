@@ -152,6 +152,7 @@ def real_reference()->dict:
     return dict(hvg=read_list(refdata(REAL['hvg'])), effects=pd.read_csv(refdata(REAL['effects']), index_col=0),
                 gene_variance=pd.read_csv(refdata(REAL['gene_variance']), index_col=0)['variance'])
 
+# %% ../nbs/01_synth.ipynb #a35a9a2d
 def noise_floor(n, # cells of a perturbation
                 floor300:float, # the floor of a 300-cell centroid
                 *, n_nc:int=REAL_NC_CELLS, # NC cells the centroid is compared with
