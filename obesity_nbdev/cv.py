@@ -93,7 +93,7 @@ def median_bandwidths(cells:np.ndarray, # true cells x scored genes
     if not mid > 0: raise InputError("median bandwidth: the true cells are all identical")
     return tuple(mid * np.asarray(MMD_BANDWIDTHS) / MMD_BANDWIDTHS[2])
 
-# %% ../nbs/12_cv.ipynb #4a73b265
+# %% ../nbs/12_cv.ipynb #0882390e
 def _read_cells(src, rows_by_pert, cols):
     "Cells of each perturbation (dict name -> row numbers of `src`), read in one pass"
     if not rows_by_pert: return {}
@@ -139,6 +139,41 @@ def _screen(folder, *, with_local, max_cells, quiet):
         if props is not None and folder.gtruth_proportions is not None: props = pd.concat([props, folder.gtruth_proportions.drop(index=props.index, errors='ignore')])
     return means, src, props
 
+# %% ../nbs/12_cv.ipynb #0dd7ae3a
+def _true_cells(folder, src, perts, cols, *, n_cells, seed):
+    "Up to 2 x `n_cells` seeded true cells of each perturbation, and its means over all cells and two random halves (one pass a file)"
+    rng = np.random.default_rng(seed)
+    truth, halves = {}, {}
+    for f in {str(s): s for s in src.values()}.values():
+        codes = (folder.obs if f == folder.train else read_obs(f))[PERT_KEY].astype(str).to_numpy()
+        mine = [p for p in perts if src[p] == f]
+        truth |= _read_cells(f, _sample_rows(codes, mine, 2 * n_cells, rng), cols)
+        halves |= _half_means(f, codes, mine, cols, seed)
+    return truth, halves
+
+def _training_pool(folder, specs, perts, var, *, seed):
+    "The real training cells the models that keep cells draw from (control, perturbed, and per perturbation), over all genes; None if no model does"
+    uses = [get_model(n)(**p) for _, n, p in specs if getattr(get_model(n), 'uses_cells', False)]
+    if not uses: return None
+    n_pool, n_ctrl = max(getattr(m, 'n_pool', 500) for m in uses), max(getattr(m, 'n_ctrl', getattr(m, 'n_pool', 500)) for m in uses)
+    codes = folder.obs[PERT_KEY].astype(str).to_numpy()
+    r2 = np.random.default_rng(seed + 1)
+    pick = np.r_[draw_cells(np.flatnonzero(codes == CONTROL), n_ctrl, seed=r2), draw_cells(np.flatnonzero(codes != CONTROL), 2 * n_pool, seed=r2)]
+    per = max(getattr(getattr(m, 'cell_model', None), 'per_pert', 0) for m in uses)      # cell models that keep cells of every perturbation
+    if per: pick = np.r_[pick, np.concatenate([draw_cells(r, per, seed=r2) for p in perts if len(r := np.flatnonzero(codes == p))])]
+    pick = np.unique(pick)
+    return ad.AnnData(X=read_rows(folder.train, pick).astype(np.float32), obs=pd.DataFrame({PERT_KEY: codes[pick]}, index=pick.astype(str)), var=pd.DataFrame(index=var))
+
+def _ceiling(X, halves, cols, centroid, *, n_cells, bandwidths)->dict:
+    "The noise ceiling of one held-out perturbation: Pearson delta of its two half means (Spearman-Brown corrected) and MMD of one half of its cells against the other"
+    n = len(X); m = min(n_cells, n // 2)
+    if m < 2: return dict(pearson_delta=np.nan, mmd=np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        r = pearson_delta_batch(halves[2][cols][None], halves[1][cols][None], centroid).value
+    return dict(pearson_delta=float(spearman_brown(r)), mmd=mmd_batch([X[m:2 * m]], [X[:m]], bandwidths=bandwidths).value * m / min(n, n_cells))
+
+# %% ../nbs/12_cv.ipynb #4a73b265
 def cross_validate(data_dir, # a data folder in the competition layout
                    *, models=('baseline', 'sampled'), # registered names, or (label, name, params) triples
                    references:bool=True, # add the reference models and the noise ceiling
@@ -168,31 +203,13 @@ def cross_validate(data_dir, # a data folder in the competition layout
     ucols = var.get_indexer(union)
     where = {k: pd.Index(union).get_indexer(v) for k, v in sets.items()}
     say(f"cross-validating {len(specs)} model(s) over {len(perts)} perturbations in {len(parts)} folds; gene sets: {', '.join(sets)}", quiet=quiet)
-    rng = np.random.default_rng(seed)
-    truth, halves = {}, {}
-    for f in {str(s): s for s in src.values()}.values():
-        codes = (folder.obs if f == folder.train else read_obs(f))[PERT_KEY].astype(str).to_numpy()
-        mine = [p for p in perts if src[p] == f]
-        truth |= _read_cells(f, _sample_rows(codes, mine, 2 * n_cells, rng), ucols)
-        halves |= _half_means(f, codes, mine, ucols, seed)
+    truth, halves = _true_cells(folder, src, perts, ucols, n_cells=n_cells, seed=seed)
     tmean = np.array([halves[p][0] for p in perts])          # the true means are over all cells, as the platform's
     row_of = {p: i for i, p in enumerate(perts)}
     bw = {k: (tuple(MMD_BANDWIDTHS) if bandwidths == 'platform' else
               median_bandwidths(np.concatenate([truth[p][:n_cells, where[k]] for p in perts]), seed=seed) if bandwidths == 'median' else tuple(bandwidths))
           for k in sets}
-    # real training cells for the models that keep some: control cells and perturbed cells, over all genes
-    uses = [get_model(n)(**p) for _, n, p in specs if getattr(get_model(n), 'uses_cells', False)]
-    cand = None
-    if uses:
-        n_pool, n_ctrl = max(getattr(m, 'n_pool', 500) for m in uses), max(getattr(m, 'n_ctrl', getattr(m, 'n_pool', 500)) for m in uses)
-        codes = folder.obs[PERT_KEY].astype(str).to_numpy()
-        r2 = np.random.default_rng(seed + 1)
-        ctrl = np.flatnonzero(codes == CONTROL)
-        pick = np.r_[draw_cells(ctrl, n_ctrl, seed=r2), draw_cells(np.flatnonzero(codes != CONTROL), 2 * n_pool, seed=r2)]
-        per = max(getattr(getattr(m, 'cell_model', None), 'per_pert', 0) for m in uses)      # cell models that keep cells of every perturbation
-        if per: pick = np.r_[pick, np.concatenate([draw_cells(r, per, seed=r2) for p in perts if len(r := np.flatnonzero(codes == p))])]
-        pick = np.unique(pick)
-        cand = ad.AnnData(X=read_rows(folder.train, pick).astype(np.float32), obs=pd.DataFrame({PERT_KEY: codes[pick]}, index=pick.astype(str)), var=pd.DataFrame(index=var))
+    cand = _training_pool(folder, specs, perts, var, seed=seed)
     rows, seconds = [], {}
     def add(label, k, held, pm, pc, l1):
         for gl, w in where.items():
@@ -200,7 +217,6 @@ def cross_validate(data_dir, # a data folder in the competition layout
             pdl = pearson_delta_batch(tmean[[row_of[p] for p in held]][:, w], pm[:, w], c, perturbations=held).per_perturbation
             mm = mmd_batch([truth[p][:n_cells, w] for p in held], [x[:, w] for x in pc], perturbations=held, bandwidths=bw[gl]).per_perturbation
             for p in held: rows.append(dict(model=label, genes=gl, fold=k, perturbation=p, measured=p in var, pearson_delta=pdl[p], mmd=mm[p], l1=l1.get(p, np.nan)))
-    import warnings
     for k, held in enumerate(progress(parts, quiet=quiet, desc='folds', unit='fold')):
         fit_means = means[[p for p in means.obs_names.astype(str) if p not in set(held)]].copy()
         fit_props = None if props is None else props.drop(index=held, errors='ignore')
@@ -223,16 +239,9 @@ def cross_validate(data_dir, # a data folder in the competition layout
             seconds[label] = seconds.get(label, 0.0) + time.time() - t0
         if references:      # the noise ceiling: one half of each held-out perturbation's cells against the other
             t0 = time.time()
-            for gl, w in where.items():
-                for p in held:
-                    X = truth[p][:, w]; n = len(X); m_ = min(n_cells, n // 2)
-                    if m_ < 2: rows.append(dict(model=CEILING, genes=gl, fold=k, perturbation=p, measured=p in var, pearson_delta=np.nan, mmd=np.nan, l1=np.nan)); continue
-                    A, B = X[:m_], X[m_:2 * m_]
-                    with warnings.catch_warnings():
-                        warnings.simplefilter('ignore', RuntimeWarning)
-                        r = pearson_delta_batch(halves[p][2][w][None], halves[p][1][w][None], centroid[w]).value
-                    mm = mmd_batch([B], [A], bandwidths=bw[gl]).value * m_ / min(n, n_cells)
-                    rows.append(dict(model=CEILING, genes=gl, fold=k, perturbation=p, measured=p in var, pearson_delta=float(spearman_brown(r)), mmd=mm, l1=np.nan))
+            rows += [dict(model=CEILING, genes=gl, fold=k, perturbation=p, measured=p in var, l1=np.nan,
+                          **_ceiling(truth[p][:, w], halves[p], w, centroid[w], n_cells=n_cells, bandwidths=bw[gl]))
+                     for gl, w in where.items() for p in held]
             seconds[CEILING] = seconds.get(CEILING, 0.0) + time.time() - t0
     df = pd.DataFrame(rows)
     df.attrs.update(gene_sets={k: len(v) for k, v in sets.items()}, bandwidths={k: list(v) for k, v in bw.items()},
