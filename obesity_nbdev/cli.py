@@ -6,12 +6,55 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/cli.html.md"""
 
 # %% ../nbs/11_cli.ipynb #68b2e668
 from __future__ import annotations
-import argparse, json, sys, tempfile, time, shutil, os
+import argparse, ast, inspect, io, json, sys, tempfile, textwrap, time, tokenize, shutil, os
 from pathlib import Path
 from .core import *
 
 # %% auto #0
-__all__ = ['MODEL_NAMES', 'SCALE_SIZES', 'main', 'cli']
+__all__ = ['MODEL_NAMES', 'SCALE_SIZES', 'add_options', 'main', 'cli']
+
+# %% ../nbs/11_cli.ipynb #2a5445fc
+def _docments(fn)->dict:
+    "Parameter name -> the comment on its line of `fn`'s signature (`x:int=0, # what x is`), or None"
+    src = textwrap.dedent(inspect.getsource(fn))
+    notes = {t.start[0]: t.string[1:].strip() for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type == tokenize.COMMENT}
+    args = ast.parse(src).body[0].args
+    return {a.arg: notes.get(a.lineno) for a in args.posonlyargs + args.args + args.kwonlyargs}
+
+def _comma_list(s:str)->list[str]:
+    "'A,B,' -> ['A', 'B']"
+    return [x for x in s.split(',') if x]
+
+def _option_type(anno, default):
+    "The argparse type of a parameter: its default's type, else its annotation's (a string under `from __future__ import annotations`)"
+    names = {t.strip() for t in (anno if isinstance(anno, str) else getattr(anno, '__name__', '')).split('|')}
+    if isinstance(default, (tuple, list)) or names & {'list', 'tuple'}: return _comma_list
+    if isinstance(default, str) or 'str' in names: return str
+    return next((t for t in (int, float) if type(default) is t or t.__name__ in names), str)
+
+_FLAGS = dict(data_dir='--data', model_dir='--model-dir', pred_dir='--pred')   # the option names the commands share
+
+def add_options(parser, # an argparse parser (a subcommand's)
+                fn, # the library function behind the command
+                *names:str, # the parameters of `fn` to offer, in order
+                flags:dict|None=None, # parameter -> option name, where it is neither `--the-name` nor in `_FLAGS`
+                **over, # parameter -> argparse settings replacing the derived ones (choices, metavar, a help)
+               ):
+    "Add parameters of `fn` to `parser` as options: flag from the name, default from the signature, type from the default or annotation, help from the docments"
+    params, docs, flags = inspect.signature(fn).parameters, _docments(fn), _FLAGS | (flags or {})
+    for n in names:
+        p, flag, doc = params[n], flags.get(n, '--' + n.replace('_', '-')), (docs.get(n) or '').replace('%', '%%')
+        kw = dict(help=doc or None)
+        if p.default is p.empty: kw['required'] = True
+        if isinstance(p.default, bool):
+            kw['action'] = 'store_false' if p.default else 'store_true'
+            if p.default: flag, kw['dest'], kw['help'] = '--no-' + flag[2:], n, doc and f"do not {doc}"
+        else:
+            kw['type'] = _option_type(p.annotation, p.default)
+            if p.default is not p.empty:   # argparse converts a string default with `type`, so a list default is given joined
+                kw['default'] = ','.join(map(str, p.default)) if kw['type'] is _comma_list and p.default is not None else p.default
+        parser.add_argument(flag, **(kw | over.get(n, {})))
+    return parser
 
 # %% ../nbs/11_cli.ipynb #33a4a8a2
 def _synth(a):
@@ -21,9 +64,8 @@ def _synth(a):
     return 0
 
 def _import(a):
-    from obesity_nbdev.data import import_h5ad
-    test = [t for t in a.test.split(',') if t] if a.test else None
-    out = import_h5ad(a.h5ad, perturbation_key=a.perturbation_key, control=a.control, out=a.out, test=test,
+    from obesity_nbdev.importer import import_h5ad
+    out = import_h5ad(a.h5ad, pert_key=a.pert_key, control=a.control, out=a.out, test=a.test or None,
                       seed=a.seed, quiet=a.quiet)
     print(f"data folder written to {out}")
     return 0
@@ -53,13 +95,13 @@ def _prepare_out(out):
 
 def _infer(a):
     from obesity_nbdev.data import open_folder
-    from obesity_nbdev.pipeline import write_predictions, _load_or_fit
+    from obesity_nbdev.pipeline import write_platform_files, load_or_fit
     folder = open_folder(a.data, quiet=a.quiet)
     targets = _targets(folder, a.all)
     out = _prepare_out(a.out)
-    model = _load_or_fit(a.data, a.model_dir, quiet=a.quiet, fit=a.fit, save=a.fit)   # no model and no --fit: an error naming the folder
-    write_predictions(model, out/PRED_FILES['h5ad'], out/PRED_FILES['csv'], targets, folder.genes_to_predict,
-                      seed=a.seed, quiet=a.quiet)
+    model = load_or_fit(a.data, a.model_dir, fit=a.fit, save=a.fit, quiet=a.quiet)   # no model and no --fit: an error naming the folder
+    write_platform_files(model, out/PRED_FILES['h5ad'], out/PRED_FILES['csv'], targets, folder.genes_to_predict,
+                         seed=a.seed, quiet=a.quiet)
     print(f"predictions for {len(targets)} perturbations written to {out}")
     return 0
 
@@ -102,9 +144,9 @@ def _score_covers(data, pred, hidden):
                      f"({', '.join(miss[:3])}{', ...' if len(miss) > 3 else ''}): {todo}")
 
 def _score(a):
-    from obesity_nbdev.check import score_folder, format_scorecard
+    from obesity_nbdev.score import score_folder, format_scorecard
     _score_covers(a.data, a.pred, a.hidden)
-    genes = 'all' if a.genes.strip() == '0' else a.genes
+    genes = 'all' if str(a.genes).strip() == '0' else a.genes
     res = score_folder(a.data, a.pred, genes=genes, seed=a.seed,
                        gtruth='hidden' if a.hidden else 'local', quiet=a.quiet)
     print(format_scorecard(res))
@@ -144,10 +186,8 @@ def _label(a):
 # %% ../nbs/11_cli.ipynb #fa8f6160
 def _cv(a):
     from obesity_nbdev.cv import cross_validate, cv_summary, cv_paired, cv_markdown
-    models = [m for m in a.models.split(',') if m]
-    genes = [g for g in a.genes.split(',') if g]
-    df = cross_validate(a.data, models=models, folds=a.folds, seed=a.seed, genes=genes, bandwidths=a.bandwidths,
-                        with_local=a.with_local, references=not a.no_references, quiet=a.quiet)
+    df = cross_validate(a.data, models=a.models, folds=a.folds, seed=a.seed, genes=a.genes, bandwidths=a.bandwidths,
+                        with_local=a.with_local, references=a.references, quiet=a.quiet)
     summary = cv_summary(df)
     paired = cv_paired(df, seed=a.seed) if 'baseline' in set(df.model) else None
     print(summary.to_string(float_format=lambda v: f"{v:.4f}"))
@@ -177,16 +217,12 @@ def _models(a):
     return 0
 
 # %% ../nbs/11_cli.ipynb #c9f7a420
-def _dev_import(what):
-    try: return __import__(f'obesity_nbdev.{what}', fromlist=['_'])
-    except ImportError as e: raise InputError(f"the {what} command needs the dev extra ({e.name} is missing): pip install -e '.[dev]'") from None
-
 def _checkout_script(rel:str, what:str):
     "Load the development script `rel` (e.g. 'tools/docs.py') of the source checkout the package is installed from"
     import importlib.util, obesity_nbdev
     path = Path(obesity_nbdev.__file__).resolve().parent.parent/rel
     if not path.is_file(): raise InputError(f"the {what} command needs a source checkout of obesity_nbdev ({rel} not found next to the package) and the dev extra: pip install -e '.[dev]'")
-    spec = importlib.util.spec_from_file_location(f'_obesity_nbdev_{what}', path)
+    spec = importlib.util.spec_from_file_location(f'_obesity_nbdev_{path.stem}', path)
     mod = importlib.util.module_from_spec(spec)
     try: spec.loader.exec_module(mod)
     except ImportError as e: raise InputError(f"the {what} command needs the dev extra ({e.name} is missing): pip install -e '.[dev]'") from None
@@ -198,40 +234,23 @@ def _bench(a):
     return _checkout_script('bench/run.py', 'bench').main((['--full'] if a.full else []) + (['--steps', a.steps] if a.steps else []) + (['--quiet'] if a.quiet else []))
 
 def _submission(a):
-    out = _dev_import('submission').build_submission(a.out, quiet=True)
+    from obesity_nbdev.submission import build_submission
+    out = build_submission(a.out, quiet=True)
     print(f"submission notebook written to {out}")
-    return 0
+    if not a.harness: return 0
+    return _checkout_script('tools/harness.py', 'submission --harness').main(out, a.harness, quiet=a.quiet)
 
 # %% ../nbs/11_cli.ipynb #3a37d8ed
 def _run(a):
-    from obesity_nbdev.synth import make_screen
-    from obesity_nbdev.data import open_folder
-    from obesity_nbdev.pipeline import fit_model, write_predictions
-    from obesity_nbdev.check import check_prediction, score_folder, format_scorecard
-    t0, out = time.time(), Path(a.out)
-    if out.exists() and any(out.iterdir()) and not a.force:
-        raise InputError(f"{out}: output folder is not empty (use --force to replace its run)")
-    for sub in ('model', 'prediction', 'prediction_all'): shutil.rmtree(out/sub, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    data = Path(a.data) if a.data else make_screen(out/'data', scale=a.scale, seed=a.seed, quiet=a.quiet)
-    folder = open_folder(data, quiet=True)          # fit_model opens it again and prints its summary and warnings
-    model = fit_model(data, out/'model', model=a.model, quiet=a.quiet)
-    cards = {}
-    runs = [('local', folder.local_perturbations, 'prediction')]
-    if folder.hidden_gtruth is not None: runs.append(('hidden', folder.predict_perturbations, 'prediction_all'))
-    for which, targets, sub in runs:
-        if not targets: continue
-        pred = _prepare_out(out/sub)
-        write_predictions(model, pred/PRED_FILES['h5ad'], pred/PRED_FILES['csv'], targets, folder.genes_to_predict,
-                          seed=a.seed, quiet=a.quiet)
-        problems = check_prediction(pred, predict_perturbations=targets, genes_to_predict=folder.genes_to_predict,
-                                    programs=folder.has_programs)
-        if problems: raise RuntimeError(f"the prediction in {pred} fails the platform checks: {problems[0]}")
-        cards[which] = score_folder(data, pred, genes=min(1000, len(folder.genes_to_predict)), gtruth=which, quiet=a.quiet)
-        print(f"\n== {which} test set: {len(targets)} perturbations predicted, platform checks pass ==")
-        print(format_scorecard(cards[which]))
-    with atomic_path(out/'scorecard.json') as tmp: Path(tmp).write_text(json.dumps(cards, indent=1, default=float))
-    print(f"\nrun finished in {time.time()-t0:.0f} s; model, predictions and scorecard.json in {out}")
+    from obesity_nbdev.pipeline import run
+    from obesity_nbdev.score import format_scorecard
+    t0 = time.time()
+    r = run(a.data, a.out, model=a.model, scale=a.scale, seed=a.seed, force=a.force, quiet=a.quiet)
+    for which in ('local', 'hidden'):
+        if which not in r: continue
+        print(f"\n== {which} test set: {r[which]['n_perturbations']} perturbations predicted, platform checks pass ==")
+        print(format_scorecard(r[which]['score']))
+    print(f"\nrun finished in {time.time()-t0:.0f} s; model, predictions and scorecard.json in {a.out}")
     return 0
 
 # %% ../nbs/11_cli.ipynb #1c28bf98
@@ -240,23 +259,24 @@ MODEL_NAMES = ('blend', 'ridge_ctrl', 'baseline', 'sampled', 'control', 'perturb
                'blend3', 'blend3_similar')
 SCALE_SIZES = dict(tiny='2,200 training cells x 800 genes, seconds', small='44,846 x 11,046, the real small file',
                    full='88,202 x 21,592, the real default file')   # checked against synth.SCALES below
-_SCALE_HELP = 'synthetic screen size: ' + '; '.join(f"{k} ({v})" for k, v in SCALE_SIZES.items())
-_MODEL_HELP = f"model preset to fit, one of: {', '.join(MODEL_NAMES)} (`obesity-nbdev models` describes them)"
-_HELP = {   # help of the options that several commands share
-    '--data': 'data folder in the competition layout', '--model-dir': 'folder holding model.json and model.npz',
-    '--out': 'folder to write', '--pred': 'prediction folder (prediction.h5ad, predict_program_proportion.csv)',
-    '--seed': 'random seed', '--json': 'also write the result as JSON to this file', '--model': _MODEL_HELP,
-    '--scale': _SCALE_HELP,
+_SCALE = dict(choices=list(SCALE_SIZES), help='synthetic screen size: ' + '; '.join(f"{k} ({v})" for k, v in SCALE_SIZES.items()))
+_MODEL = dict(help=f"model preset to fit, one of: {', '.join(MODEL_NAMES)} (`obesity-nbdev models` describes them)")
+_HELP = {   # help of the written-out options, and of parameters without a docments comment
+    '--data': 'data folder in the competition layout', '--out': 'folder to write',
+    '--pred': 'prediction folder (prediction.h5ad, predict_program_proportion.csv)',
+    '--seed': 'random seed', '--json': 'also write the result as JSON to this file',
 }
 
 class _Formatter(argparse.HelpFormatter):
     "Help that shows each option's default, unless it has none (a required option, a flag)"
     def _get_help_string(self, action):
         h = action.help or ''
-        if '%(default)' in h or action.default is None or action.default is False or action.default == argparse.SUPPRESS or action.required: return h
+        if '%(default)' in h or action.default is None or isinstance(action.default, bool) or action.default == argparse.SUPPRESS or action.required: return h
         return h + ' (default: %(default)s)'
 
-def _parser():
+def _parser(command:str|None=None, # the command whose options to add (None: every command's; '': none)
+           ):
+    "The `obesity-nbdev` parser; the options of a command come from its library function, imported when its options are added"
     from obesity_nbdev import __version__
     p = argparse.ArgumentParser(prog='obesity-nbdev', description='Predict single-cell responses to unseen gene perturbations (CrunchDAO Broad Obesity, Crunch 1).')
     p.add_argument('--version', action='version', version=f'obesity-nbdev {__version__}')
@@ -264,76 +284,75 @@ def _parser():
     common.add_argument('--quiet', action='store_true', help='no progress bars or messages')
     common.add_argument('--debug', action='store_true', help='show tracebacks')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    def cmd(name, fn, help):
-        s = sub.add_parser(name, parents=[common], help=help, description=help, formatter_class=_Formatter); s.set_defaults(fn=fn); return s
-    s = cmd('synth', _synth, 'write the embedded synthetic screen as a data folder')
-    s.add_argument('--out', required=True, help='data folder to write')
-    s.add_argument('--scale', choices=['tiny', 'small', 'full'], default='tiny')
-    s.add_argument('--seed', type=int, default=0)
-    s = cmd('import', _import, 'turn an AnnData screen into a data folder')
-    s.add_argument('--h5ad', required=True, help='AnnData file with raw counts (X or layers["counts"])')
-    s.add_argument('--perturbation-key', required=True, help='obs column naming each cell\'s perturbation')
-    s.add_argument('--control', required=True, help='label of the control cells in that column (renamed NC)')
-    s.add_argument('--out', required=True, help='data folder to write')
-    s.add_argument('--test', help='comma-separated perturbations to hold out (default: a seeded 20%%)')
-    s.add_argument('--seed', type=int, default=0, help='seed of the default holdout')
-    s = cmd('validate', _validate, 'check a data folder, every rule an error (train and infer only warn)')
-    s.add_argument('--data', required=True)
-    s.add_argument('--spot-rows', type=int, default=50, help='training rows read to check the scale of X against the counts')
-    s.add_argument('--seed', type=int, default=0, help='chooses the rows')
-    s = cmd('train', _train, 'fit a model on a data folder and save it')
-    s.add_argument('--data', required=True); s.add_argument('--model-dir', required=True, help='folder to save the model to')
-    s.add_argument('--model', default=DEFAULT_MODEL)
-    s = cmd('infer', _infer, 'write prediction.h5ad and predict_program_proportion.csv')
-    s.add_argument('--data', required=True); s.add_argument('--model-dir', required=True, help='folder of a model saved by train')
-    s.add_argument('--fit', action='store_true', help='when --model-dir holds no model, fit the default model and save it there')
-    s.add_argument('--out', required=True, help='prediction folder to write (empty or absent)')
-    s.add_argument('--all', action='store_true', help='predict all of predict_perturbations.txt (default: the local test set)')
-    s.add_argument('--seed', type=int, default=0, help='seed of the sampled cells')
-    s = cmd('check', _check, "run the platform's checks on a prediction folder")
-    s.add_argument('--data', required=True); s.add_argument('--pred', required=True)
-    s.add_argument('--all', action='store_true', help='expect all of predict_perturbations.txt (default: the local test set)')
-    s = cmd('score', _score, 'score a prediction folder against the ground truth')
-    s.add_argument('--data', required=True); s.add_argument('--pred', required=True)
-    s.add_argument('--genes', default='1000', help="scored genes: N random (seeded), 'hvg' (the 1,000 most variable training genes) or 'all' (also 0)")
-    s.add_argument('--seed', type=int, default=42, help='seed of the gene draw (42: the quickstarter\'s)'); s.add_argument('--json')
-    s.add_argument('--hidden', action='store_true', help='score against the hidden scored set (a prediction made with infer --all)')
-    s.add_argument('--plots', metavar='DIR', help='also write PNG plots (mean effects, cells, proportions) to DIR (hvg: plotted on all genes)')
-    s = cmd('realism', _realism, "a data folder's realism figures beside the real training file's")
-    s.add_argument('--data', required=True); s.add_argument('--plot', metavar='PNG', help='also write the picture')
-    s.add_argument('--json', help='also write the table and per-perturbation figures')
-    s.add_argument('--labels', action='store_true', help="also label the training cells with the organisers' labeller and compare (minutes: ~35 on the small screen)")
-    s.add_argument('--label-cells', type=int, help='with --labels: label a random sample of this many cells instead of all')
-    s = cmd('label', _label, "label cells pre-adipocyte, adipocyte, lipogenic or other as the organisers did")
-    s.add_argument('--h5ad', required=True, help='cells to label (X on the log2(1 + 1e5 * counts / total) scale)')
-    s.add_argument('--out', required=True, help='the labelled copy to write (obs gains the 0/1 columns, scores and FDRs)')
-    s.add_argument('--n-perm', type=int, default=50, help='permutations per step'); s.add_argument('--seed', type=int, default=0)
-    s.add_argument('--method', choices=['stream', 'pyscalop'], default='stream', help="'pyscalop' runs its in-memory sig_scores (small files only)")
-    s.add_argument('--max-gb', type=float, default=2.0, help='memory for the expression held at once')
-    s = cmd('cv', _cv, 'cross-validate models over the training perturbations, with references, a noise ceiling and a paired comparison with the baseline')
-    s.add_argument('--data', required=True)
-    s.add_argument('--models', default=','.join(dict.fromkeys(['sampled', DEFAULT_MODEL])), help='comma-separated model names (see `models`); the references control, perturbed, baseline are always added')
-    s.add_argument('--folds', type=int, default=5, help='folds of held-out training perturbations'); s.add_argument('--genes', default='1000,hvg', help="comma-separated gene sets: N (random, seed 42), hvg, all")
-    s.add_argument('--bandwidths', choices=['platform', 'median'], default='platform', help="MMD bandwidths: the platform's, or the median rule (middle = median squared distance between true cells)")
-    s.add_argument('--with-local', action='store_true', help='also cross-validate the local test perturbations')
-    s.add_argument('--no-references', action='store_true', help='leave out the reference models and the ceiling')
-    s.add_argument('--seed', type=int, default=0); s.add_argument('--json'); s.add_argument('--markdown', metavar='FILE', help='write the leaderboard as a markdown table')
-    s.add_argument('--plot', metavar='PNG', help='write the leaderboard plot (one file a gene set)')
-    s = cmd('models', _models, 'list the model presets and parts that --model can name')
-    s = cmd('submission', _submission, 'build the self-contained crunch submission notebook')
-    s.add_argument('--out', default='submission/submission.ipynb', help='notebook to write')
-    s = cmd('docs', _docs, "build the documentation site and check its links (needs a source checkout: tools/docs.py)")
-    s.add_argument('--out', required=True, help='folder to write the site to (replaced if it holds an earlier site)')
-    s.add_argument('--nbs', help='folder of notebooks (default: the project\'s nbs/)')
-    s = cmd('bench', _bench, 'run the benchmarks and write BENCHMARKS.md (needs a source checkout: bench/run.py)')
-    s.add_argument('--full', action='store_true', help='also build the full screen and measure aggregation and train on it')
-    s.add_argument('--steps', help='comma-separated subset of the steps (see bench/run.py --help)')
-    s = cmd('run', _run, 'synthesise (or read) a screen, train, infer, check and score')
-    s.add_argument('--data', help='data folder (default: write the synthetic screen into OUT/data)'); s.add_argument('--model', default=DEFAULT_MODEL)
-    s.add_argument('--out', default='obesity_run', help='folder for the data, model, predictions and scorecard.json')
-    s.add_argument('--scale', choices=['tiny', 'small', 'full'], default='tiny')
-    s.add_argument('--seed', type=int, default=0); s.add_argument('--force', action='store_true', help='replace a previous run in --out')
-    for s in sub.choices.values():          # shared options without a help of their own get the common one
+    def cmd(name, fn, help):   # the subparser, when its options are wanted
+        s = sub.add_parser(name, parents=[common], help=help, description=help, formatter_class=_Formatter); s.set_defaults(fn=fn)
+        return s if command in (None, name) else None
+    if s := cmd('synth', _synth, 'write the embedded synthetic screen as a data folder'):
+        from obesity_nbdev.synth import make_screen
+        add_options(s, make_screen, 'out', 'scale', 'seed', scale=_SCALE)
+    if s := cmd('import', _import, 'turn an AnnData screen into a data folder'):
+        from obesity_nbdev.importer import import_h5ad
+        add_options(s, import_h5ad, 'h5ad', 'pert_key', 'control', 'out', 'test', 'seed', flags=dict(pert_key='--perturbation-key'),
+                    pert_key=dict(dest='pert_key'))
+    if s := cmd('validate', _validate, 'check a data folder, every rule an error (train and infer only warn)'):
+        from obesity_nbdev.data import validate
+        add_options(s, validate, 'folder', 'spot_rows', 'seed', flags=dict(folder='--data'), folder=dict(help=_HELP['--data']),
+                    spot_rows=dict(default=50))   # the command checks more rows than the quick check every command runs
+    if s := cmd('train', _train, 'fit a model on a data folder and save it'):
+        from obesity_nbdev.pipeline import fit_model
+        add_options(s, fit_model, 'data_dir', 'model_dir', 'model', model_dir=dict(required=True, help='folder to save the model to'), model=_MODEL)
+    if s := cmd('infer', _infer, 'write prediction.h5ad and predict_program_proportion.csv'):
+        from obesity_nbdev.pipeline import load_or_fit, write_platform_files
+        add_options(s, load_or_fit, 'data_dir', 'model_dir', 'fit', model_dir=dict(help='folder of a model saved by train'),
+                    fit=dict(help='when --model-dir holds no model, fit the default model and save it there'))
+        s.add_argument('--out', required=True, help='prediction folder to write (empty or absent)')
+        s.add_argument('--all', action='store_true', help='predict all of predict_perturbations.txt (default: the local test set)')
+        add_options(s, write_platform_files, 'seed')
+    if s := cmd('check', _check, "run the platform's checks on a prediction folder"):
+        from obesity_nbdev.check import check_prediction
+        s.add_argument('--data', required=True)
+        add_options(s, check_prediction, 'pred_dir')
+        s.add_argument('--all', action='store_true', help='expect all of predict_perturbations.txt (default: the local test set)')
+    if s := cmd('score', _score, 'score a prediction folder against the ground truth'):
+        from obesity_nbdev.score import score_folder
+        add_options(s, score_folder, 'data_dir', 'pred_dir', 'genes', 'seed')
+        s.add_argument('--json')
+        s.add_argument('--hidden', action='store_true', help='score against the hidden scored set (a prediction made with infer --all)')
+        s.add_argument('--plots', metavar='DIR', help='also write PNG plots (mean effects, cells, proportions) to DIR (hvg: plotted on all genes)')
+    if s := cmd('realism', _realism, "a data folder's realism figures beside the real training file's"):
+        from obesity_nbdev.realism import realism_report
+        add_options(s, realism_report, 'data_dir', 'plot', 'json_path', 'labels', 'label_cells', flags=dict(json_path='--json'), plot=dict(metavar='PNG'))
+    if s := cmd('label', _label, "label cells pre-adipocyte, adipocyte, lipogenic or other as the organisers did"):
+        from obesity_nbdev.labels import write_labels, program_labels
+        add_options(s, write_labels, 'h5ad', 'out')
+        add_options(s, program_labels, 'n_perm', 'seed', 'method', method=dict(choices=['stream', 'pyscalop']))
+        s.add_argument('--max-gb', type=float, default=inspect.signature(program_labels).parameters['max_bytes'].default / 2**30,
+                       help='memory for the expression held at once, in GiB (max_bytes of labels.program_labels)')
+    if s := cmd('cv', _cv, 'cross-validate models over the training perturbations, with references, a noise ceiling and a paired comparison with the baseline'):
+        from obesity_nbdev.cv import cross_validate
+        add_options(s, cross_validate, 'data_dir', 'models', 'folds', 'genes', 'bandwidths', 'with_local', 'references', 'seed',
+                    models=dict(default=','.join(dict.fromkeys(['sampled', DEFAULT_MODEL])),   # the references, baseline among them, are added anyway
+                                help='comma-separated model names (see `models`); the references control, perturbed, baseline are always added'),
+                    bandwidths=dict(choices=['platform', 'median']))
+        s.add_argument('--json')
+        s.add_argument('--markdown', metavar='FILE', help='write the leaderboard as a markdown table')
+        s.add_argument('--plot', metavar='PNG', help='write the leaderboard plot (one file a gene set)')
+    cmd('models', _models, 'list the model presets and parts that --model can name')
+    if s := cmd('submission', _submission, 'build the self-contained crunch submission notebook'):
+        from obesity_nbdev.submission import build_submission
+        add_options(s, build_submission, 'out')
+        s.add_argument('--harness', metavar='DATA', help="then run it offline the way the platform does on the data folder DATA and check and score "
+                                                         "the output (needs a source checkout: tools/harness.py)")
+    if s := cmd('docs', _docs, "build the documentation site and check its links (needs a source checkout: tools/docs.py)"):
+        s.add_argument('--out', required=True, help='folder to write the site to (replaced if it holds an earlier site)')
+        s.add_argument('--nbs', help='folder of notebooks (default: the project\'s nbs/)')
+    if s := cmd('bench', _bench, 'run the benchmarks and write BENCHMARKS.md (needs a source checkout: bench/run.py)'):
+        s.add_argument('--full', action='store_true', help='also build the full screen and measure aggregation and train on it')
+        s.add_argument('--steps', help='comma-separated subset of the steps (see bench/run.py --help)')
+    if s := cmd('run', _run, 'synthesise (or read) a screen, train, infer, check and score'):
+        from obesity_nbdev.pipeline import run
+        add_options(s, run, 'data_dir', 'model', 'out', 'scale', 'seed', 'force', model=_MODEL, scale=_SCALE)
+    for s in sub.choices.values():          # options without a help of their own get the common one
         for act in s._actions:
             if act.help is None and act.option_strings: act.help = _HELP.get(act.option_strings[0])
     return p
@@ -342,7 +361,9 @@ def _parser():
 def main(argv=None # arguments (default: sys.argv[1:])
         )->int:
     "Entry point of the `obesity-nbdev` command"
-    a = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((w for w in argv if not w.startswith('-')), '')   # the first word that is not an option ('': none)
+    a = _parser(command).parse_args(argv)
     try: return a.fn(a)
     except InputError as e:
         if a.debug: raise

@@ -18,7 +18,7 @@ from .programs import finalize_proportions, proportions_from_labels
 import obesity_nbdev.composed     # registers the default model (core.DEFAULT_MODEL, a composed preset) and the other presets
 
 # %% auto #0
-__all__ = ['fit_model', 'write_predictions', 'train', 'infer']
+__all__ = ['fit_model', 'write_platform_files', 'train', 'load_or_fit', 'infer', 'run']
 
 # %% ../nbs/10_pipeline.ipynb #e4a39116
 @contextlib.contextmanager
@@ -61,22 +61,18 @@ def fit_model(data_dir, # a data folder in the competition layout
     return m
 
 # %% ../nbs/10_pipeline.ipynb #779428f8
-def _gene_index(model_genes, genes):
-    "Positions of `genes` among `model_genes` (-1 where absent)"
-    return pd.Index(model_genes).get_indexer(pd.Index(genes))
-
-def write_predictions(model, # a fitted model
-                      h5ad_path, # the prediction.h5ad to write
-                      csv_path, # the predict_program_proportion.csv to write (skipped when the model has no programs)
-                      perturbations, # perturbations to predict, in order
-                      genes, # output genes (columns), in order
-                      *, n_cells:int=N_CELLS, # cells per perturbation
-                      seed:int=0, # noise seed
-                      quiet:bool=False, # no progress bars or messages
-                     )->dict:
+def write_platform_files(model, # a fitted model
+                         h5ad_path, # the prediction.h5ad to write
+                         csv_path, # the predict_program_proportion.csv to write (skipped when the model has no programs)
+                         perturbations, # perturbations to predict, in order
+                         genes, # output genes (columns), in order
+                         *, n_cells:int=N_CELLS, # cells per perturbation
+                         seed:int=0, # seed of the predicted cells
+                         quiet:bool=False, # no progress bars or messages
+                        )->dict:
     "Write the platform's two prediction files for `perturbations` x `genes`"
     perturbations, genes = unique_names(perturbations, 'perturbations to predict'), unique_names(genes, 'genes to predict')
-    idx = _gene_index(model.genes, genes)
+    idx = pd.Index(model.genes).get_indexer(pd.Index(genes))      # -1: an output gene the model was not trained on
     missing, found = idx < 0, np.flatnonzero(idx >= 0)
     if missing.any(): say(f"{missing.sum():,} of {len(genes):,} output genes are not in the training data: filled with 0", quiet=quiet)
     std = np.zeros(len(genes), np.float32)
@@ -110,21 +106,65 @@ def train(data_directory_path: str, model_directory_path: str):
     "Platform entry point: fit the default model on the training data and save it"
     fit_model(data_directory_path, model_directory_path)
 
-def _load_or_fit(data_directory_path, model_directory_path, quiet=False, fit=True, save=False):
-    "The model saved in `model_directory_path`; without one, fit the default model when `fit` (and save it when `save`), else an InputError"
-    if model_directory_path is not None and any((Path(model_directory_path)/n).exists() for n in (MODEL_JSON, MODEL_NPZ)):
-        return load_model(model_directory_path)      # a damaged or half-present model is an error, never silently refit
+def load_or_fit(data_dir, # a data folder in the competition layout
+                model_dir, # a folder holding a model saved by `fit_model` (model.json, model.npz)
+                *, fit:bool=False, # when `model_dir` holds no model, fit the default model (False: an InputError naming the folder)
+                save:bool=False, # save a model fitted here to `model_dir`
+                quiet:bool=False, # no progress bars or messages
+               ):
+    "The model saved in `model_dir`; without one, the default model fitted on `data_dir` when `fit`"
+    if model_dir is not None and any((Path(model_dir)/n).exists() for n in (MODEL_JSON, MODEL_NPZ)):
+        return load_model(model_dir)      # a damaged or half-present model is an error, never silently refit
     if not fit:
-        raise InputError(f"{model_directory_path}: no model found ({MODEL_JSON}, {MODEL_NPZ}); train one with "
-                         f"`obesity-nbdev train --model-dir {model_directory_path}`, or pass --fit to fit the default model now")
-    say(f"no model in {model_directory_path}: fitting the default model {DEFAULT_MODEL!r} now", quiet=quiet)
-    return fit_model(data_directory_path, model_directory_path if save else None, quiet=quiet)
+        raise InputError(f"{model_dir}: no model found ({MODEL_JSON}, {MODEL_NPZ}); train one with "
+                         f"`obesity-nbdev train --model-dir {model_dir}`, or pass --fit to fit the default model now")
+    say(f"no model in {model_dir}: fitting the default model {DEFAULT_MODEL!r} now", quiet=quiet)
+    return fit_model(data_dir, model_dir if save else None, quiet=quiet)
 
 def infer(data_directory_path: str, prediction_directory_path: str, prediction_h5ad_file_path: str,
           program_proportion_csv_file_path: str, model_directory_path: str, predict_perturbations: list[str],
           genes_to_predict: list[str]):
     "Platform entry point: write prediction.h5ad and predict_program_proportion.csv"
-    model = _load_or_fit(data_directory_path, model_directory_path)
+    model = load_or_fit(data_directory_path, model_directory_path, fit=True)   # never an empty prediction folder
     Path(prediction_directory_path).mkdir(parents=True, exist_ok=True)
-    write_predictions(model, prediction_h5ad_file_path, program_proportion_csv_file_path,
-                      list(predict_perturbations), list(genes_to_predict))
+    write_platform_files(model, prediction_h5ad_file_path, program_proportion_csv_file_path,
+                         list(predict_perturbations), list(genes_to_predict))
+
+# %% ../nbs/10_pipeline.ipynb #ad737f4d
+def run(data_dir=None, # a data folder in the competition layout (None: write the synthetic screen into `out`/data)
+        out='obesity_run', # folder for the model, the predictions and scorecard.json
+        *, model:str=DEFAULT_MODEL, # a registered model name
+        scale:str='tiny', # size of the synthetic screen written when there is no `data_dir`
+        seed:int=0, # seed of the synthetic screen and of the predicted cells
+        force:bool=False, # replace an earlier run in `out`
+        quiet:bool=False, # no progress bars or messages
+       )->dict: # data, model, scorecard: paths; local, hidden: {prediction, n_perturbations, score}
+    "Fit a model on a data folder, predict its test perturbations, check the files like the platform and score them"
+    from obesity_nbdev.synth import make_screen
+    from obesity_nbdev.check import check_prediction
+    from obesity_nbdev.score import score_folder
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise InputError(f"{out}: output folder is not empty (use --force to replace its run)")
+    for sub in ('model', 'prediction', 'prediction_all'): shutil.rmtree(out/sub, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    data = Path(data_dir) if data_dir is not None else make_screen(out/'data', scale=scale, seed=seed, quiet=quiet)
+    folder = open_folder(data, quiet=True)          # fit_model opens it again and prints its summary and warnings
+    fitted = fit_model(data, out/'model', model=model, quiet=quiet)
+    res = dict(data=data, model=out/'model', scorecard=out/'scorecard.json')
+    runs = [('local', folder.local_perturbations, 'prediction')]
+    if folder.hidden_gtruth is not None: runs.append(('hidden', folder.predict_perturbations, 'prediction_all'))
+    for which, targets, sub in runs:
+        if not targets: continue
+        pred = out/sub
+        pred.mkdir()
+        write_platform_files(fitted, pred/PRED_FILES['h5ad'], pred/PRED_FILES['csv'], targets, folder.genes_to_predict,
+                             seed=seed, quiet=quiet)
+        problems = check_prediction(pred, predict_perturbations=targets, genes_to_predict=folder.genes_to_predict,
+                                    programs=folder.has_programs)
+        if problems: raise RuntimeError(f"the prediction in {pred} fails the platform checks: {problems[0]}")
+        res[which] = dict(prediction=pred, n_perturbations=len(targets),
+                          score=score_folder(data, pred, genes=min(1000, len(folder.genes_to_predict)), gtruth=which, quiet=quiet))
+    cards = {w: res[w]['score'] for w in ('local', 'hidden') if w in res}
+    with atomic_path(res['scorecard']) as tmp: Path(tmp).write_text(json.dumps(cards, indent=1, default=float))
+    return res

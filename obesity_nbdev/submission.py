@@ -13,9 +13,8 @@ from .core import *
 
 # %% auto #0
 __all__ = ['PACKAGE', 'SUBMISSION_MODULES', 'ALLOWED_PACKAGES', 'FORBIDDEN_PACKAGES', 'PLATFORM_ARGS', 'METHOD_HEADINGS',
-           'LOADERS', 'import_allowed', 'ModuleParts', 'collect_modules', 'declared_versions', 'entry_point_problems',
-           'default_model_name', 'method_description', 'submission_cells', 'build_submission', 'main_py_problems',
-           'run_harness']
+           'LOCAL_ONLY', 'import_allowed', 'ModuleParts', 'collect_modules', 'declared_versions',
+           'entry_point_problems', 'method_description', 'submission_cells', 'build_submission']
 
 # %% ../nbs/13_submission.ipynb #38831214
 PACKAGE = 'obesity_nbdev'
@@ -27,6 +26,7 @@ PLATFORM_ARGS = dict(
     infer=('data_directory_path', 'prediction_directory_path', 'prediction_h5ad_file_path',
            'program_proportion_csv_file_path', 'model_directory_path', 'predict_perturbations', 'genes_to_predict'))
 METHOD_HEADINGS = ('Method Description', 'Rationale', 'Data and Resources Used')
+LOCAL_ONLY = dict(pipeline=('run',))   # functions of carried modules left out: the local job, which checks and scores with `check`
 
 # %% ../nbs/13_submission.ipynb #189e2c36
 def import_allowed(name:str, # a module name as written in an import statement, e.g. 'scipy.sparse'
@@ -89,7 +89,15 @@ def _import_bindings(node):
              f"from {node.module} import {a.name}" + (f" as {a.asname}" if a.asname else '')) for a in node.names]
 
 # %% ../nbs/13_submission.ipynb #5fa5e3d7
+def _patched_class(node):
+    "The class a `@patch_to(Cls)` function is added to (see `core.patch_to`), else None"
+    for d in getattr(node, 'decorator_list', []):
+        if isinstance(d, ast.Call) and getattr(d.func, 'id', None) == 'patch_to' and d.args and isinstance(d.args[0], ast.Name): return d.args[0].id
+    return None
+
 def _defined_names(node):
+    "Names a top-level statement defines; a method added with `patch_to` is named `Class.method`"
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (cls := _patched_class(node)): return [f"{cls}.{node.name}"]
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)): return [node.name]
     targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
     return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
@@ -100,8 +108,9 @@ def _is_all(node): return _defined_names(node) == ['__all__'] and not isinstance
 class ModuleParts:
     "A package module split into hoisted imports, notebook cells and the names it defines"
     def __init__(self, name:str, # module name inside the package, e.g. 'core'
+                 omit=(), # names of top-level functions to leave out (see LOCAL_ONLY)
                 ):
-        self.name, self.path = name, _module_file(name)
+        self.name, self.path, self.omit = name, _module_file(name), set(omit)
         src = self.path.read_text()
         tree, lines = ast.parse(src), src.splitlines()
         used = next((n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == PACKAGE), None)
@@ -128,6 +137,9 @@ class ModuleParts:
             s, e = self._start(n) - 1, n.end_lineno - 1
             if s <= prev_end: raise InputError(f"{self._where(n)}: one statement a line, please (cannot split `;`)")
             prev_end = e
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name in self.omit:
+                for i in range(s, e + 1): text.pop(i, None)
+                continue
             if isinstance(n, (ast.Import, ast.ImportFrom)):
                 for i in range(s, e + 1): text.pop(i, None)
                 pk = _package_import(n, self.path.name)
@@ -181,6 +193,7 @@ class ModuleParts:
 
 # %% ../nbs/13_submission.ipynb #34d36439
 def collect_modules(modules=SUBMISSION_MODULES, # package modules to inline (their dependencies are added)
+                    *, local_only=LOCAL_ONLY, # module -> names of its functions to leave out
                    )->list[ModuleParts]:
     "Parse `modules` and the package modules they import, in dependency order"
     parts, order, visiting = {}, [], set()
@@ -188,7 +201,7 @@ def collect_modules(modules=SUBMISSION_MODULES, # package modules to inline (the
         if m in order: return
         if m in visiting: raise InputError(f"circular import between package modules involving {m!r}")
         visiting.add(m)
-        if m not in parts: parts[m] = ModuleParts(m)
+        if m not in parts: parts[m] = ModuleParts(m, omit=local_only.get(m, ()))
         for d in parts[m].deps: visit(d)
         visiting.discard(m); order.append(m)
     for m in modules: visit(m)
@@ -208,6 +221,9 @@ def _check_clashes(parts):
             bound.setdefault(name, (p.name, target))
     for name in sorted(set(seen) & set(bound)):
         raise InputError(f"{name!r} is both imported ({bound[name][0]}) and defined ({seen[name][0]})")
+    methods = {n.split('.', 1)[1]: n for n in seen if '.' in n}   # `patch_to` also binds the bare name: it must not hide a top-level one
+    for name in sorted(set(methods) & set(seen)):
+        raise InputError(f"{name!r} is defined in {seen[name][0]} and added as {methods[name]} in {seen[methods[name]][0]}: rename one (the submission has one namespace)")
 
 # %% ../nbs/13_submission.ipynb #e4cf86f2
 _DISTS = dict(sklearn='scikit-learn')   # import name -> PyPI distribution, where they differ
@@ -264,69 +280,38 @@ def entry_point_problems(fn, # a function meant to be called by the platform
     return probs
 
 # %% ../nbs/13_submission.ipynb #de32e0c6
-def default_model_name()->str:
-    "The model `pipeline.fit_model` trains when none is named (`core.DEFAULT_MODEL`)"
-    return DEFAULT_MODEL
-
-_METHOD = """\
-# Method Description
-
-{intro}, packaged as the obesity_nbdev library and carried inline in this notebook.
-The training cells are first averaged per perturbation, using the first {max_cells} cells of each perturbation in file order, which gives a genes x perturbations matrix of mean log-normalised expression that includes the non-targeting control.
-A principal component analysis with {n_components} components of that matrix, taking genes as samples, embeds every measured gene in a low-dimensional space.
-A perturbation is represented by the embedding of its target gene, so that any measured gene can be perturbed in silico, including the 2,863 targets never seen in training.
-A ridge-regularised bilinear map (lambda = {ridge}) links gene embeddings and target embeddings to the centred mean profiles of the training perturbations, following the linear baseline of Ahlmann-Eltze, Huber and Anders (2024).
-An unseen perturbation is predicted as the gene embedding times the map times its target's embedding, plus the mean training profile; a target that is not a measured gene receives the mean training perturbation profile plus a tiny deterministic offset.
-{cells}
-Program proportions are predicted with the same map, using a {n_prop_components}-component PCA of the program proportion table in place of the gene embedding.
-The predicted proportions are then renormalised so that pre_adipo, adipo and other sum to one and lipo never exceeds adipo.
-
-# Rationale
-
+_PCA_RIDGE_WHY = """\
 Simple linear models on perturbation means are strong references for unseen single-gene perturbations, and recent benchmarks found that deep models rarely beat them.
 Embedding the target gene through its co-variation with the rest of the transcriptome lets the model say something about a target that was never perturbed, as long as the gene is expressed in the screen.
 The ridge penalty and the small number of components keep the map stable when only about 120 perturbations are available for training.
-{cells_why}
-Fitting the program proportions with the same representation keeps the two tasks consistent, and the final renormalisation guarantees valid proportions.
+Fitting the program proportions with the same representation keeps the two tasks consistent, and the final renormalisation guarantees valid proportions."""
 
-# Data and Resources Used
-
+_DATA = """\
 The model is trained only on the challenge's training file obesity_challenge_1.h5ad, using its log-normalised expression matrix X and the perturbation labels in obs['gene'].
 The program proportions of the training perturbations come from the provided program_proportion.csv.
 The list of perturbations to predict and the list and order of output genes come from predict_perturbations.txt and genes_to_predict.txt.
 No external dataset, pretrained model, gene annotation or network resource is used, and nothing is downloaded at run time.
-The code depends only on numpy, pandas, scipy, scikit-learn, anndata, scanpy, h5py, psutil and tqdm, and it was developed and tested offline on synthetic screens with the same layout as the challenge data.
-"""
+The code depends only on {packages}, and it was developed and tested offline on synthetic screens with the same layout as the challenge data."""
 
-_CELLS = dict(
-    baseline=("The submission is the PCA-ridge regression baseline of the challenge",
-              "Each predicted mean is expanded to 100 cells by adding gene-wise Gaussian noise whose scale is the standard deviation of the training perturbation means, and the cells are written to prediction.h5ad chunk by chunk in float32.",
-              "Predicting means and adding calibrated noise gives a cell population whose spread is of the right order for the distributional metric, without claiming structure the data cannot support."),
-    sampled=("The submission predicts each perturbation's mean profile with the PCA-ridge regression baseline of the challenge and its cells by moving real training cells to that mean",
-             "The cells of a target are not Gaussian noise around its predicted mean: {n_pool} real training cells of the {pool} perturbations are drawn once with a fixed seed and stored in the model, and for each target 100 of them are drawn (seeded by the target's name), centred on their own mean and moved to the target's predicted mean, then written to prediction.h5ad chunk by chunk in float32.",
-             "Moving real cells to the predicted mean keeps the sparsity, spread and gene-gene covariance of measured cells, which the distributional metric rewards, while the cells still average exactly to the predicted mean that the Pearson delta scores."))
+_GAUSSIAN_CELLS = ("Each predicted mean is expanded to 100 cells by adding gene-wise Gaussian noise whose scale is the standard deviation "
+                   "of the training perturbation means, and the cells are written to prediction.h5ad chunk by chunk in float32.")
 
-def method_description(model:str|None=None, # a registered model name (default: the pipeline's default model)
+def method_description(model=None, # a registered model name (default: core.DEFAULT_MODEL), or a fitted model
                       )->str:
     "The `Method description.md` markdown cell's text for `model`"
-    importlib.import_module(f'{PACKAGE}.pipeline')   # imports (and so registers) the default model
-    from obesity_nbdev import models
-    name = model or default_model_name()
-    cls = models.get_model(name)
-    try: body = cls().method_description() if hasattr(cls, 'method_description') else cls().describe()   # a composed model describes its parts
-    except Exception: body = None   # describe() needs a fitted model: use the text filled with the parameters
-    if not body or not all(f"# {h}" in body for h in METHOD_HEADINGS):
-        if name not in _CELLS: raise InputError(f"no method description for model {name!r}: add its text to submission._CELLS")
-        params = dict(n_components=10, ridge=0.1, n_prop_components=3, max_cells=300, n_pool=500, pool='perturbed')
-        given = getattr(cls(), 'params', {})
-        given = given() if callable(given) else given
-        params.update({k: v for k, v in given.items() if k in params})
-        fm = inspect.signature(importlib.import_module(f'{PACKAGE}.pipeline').fit_model).parameters.get('max_cells')
-        if fm is not None and fm.default is not None: params['max_cells'] = fm.default
-        params['ridge'] = f"{params['ridge']:g}"
-        params['pool'] = dict(perturbed='non-control', control='control', all='all')[params['pool']]
-        intro, cells, why = _CELLS[name]
-        body = _METHOD.format(intro=intro, cells=cells.format(**params), cells_why=why, **params)
+    from obesity_nbdev.models import get_model, PCARidge
+    if model is None or isinstance(model, str):
+        name, model = model or DEFAULT_MODEL, get_model(model or DEFAULT_MODEL)()
+        if not hasattr(model, 'method_description'):
+            raise InputError(f"model {name!r} describes its method only once fitted: pass the model that pipeline.fit_model returns")
+    if hasattr(model, 'method_description'): body = model.method_description()
+    elif isinstance(model, PCARidge):
+        cells = '' if hasattr(model, 'sample_cells') else ' ' + _GAUSSIAN_CELLS    # models without cells of their own get noise
+        packages = ', '.join(_DISTS.get(p, p) for p in ALLOWED_PACKAGES)
+        body = (f"# Method Description\n\nThe submission is the model {model.name!r} of the {PACKAGE} library, carried inline in this notebook. "
+                f"{model.__doc__}. {model.describe()}{cells}\n\n# Rationale\n\n{_PCA_RIDGE_WHY}\n\n"
+                f"# Data and Resources Used\n\n{_DATA.format(packages=packages)}\n")
+    else: raise InputError(f"no method description for {type(model).__name__}: give the model a method_description()")
     return '---\nfile: Method description.md\n---\n\n' + body.strip() + '\n'
 
 # %% ../nbs/13_submission.ipynb #0d9b5d31
@@ -409,134 +394,3 @@ def build_submission(out='submission/submission.ipynb', # the notebook to write
     with atomic_path(out) as tmp: tmp.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + '\n')
     say(f"wrote {out} ({len(cells)} cells)", quiet=quiet)
     return out
-
-# %% ../nbs/13_submission.ipynb #b7f853f3
-def main_py_problems(source:str, # the converted main.py
-                    )->list[str]:
-    "Syntax errors and forbidden imports in a converted main.py"
-    try: tree = ast.parse(source)
-    except SyntaxError as e: return [f"main.py does not parse: {e}"]
-    probs = []
-    for n in ast.walk(tree):
-        names = [a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ''] if isinstance(n, ast.ImportFrom) and not n.level else []
-        if isinstance(n, ast.ImportFrom) and n.level: probs.append((n.lineno, f"main.py line {n.lineno}: relative import"))
-        probs += [(n.lineno, f"main.py line {n.lineno}: imports {m!r}") for m in names if not import_allowed(m)]
-    return [m for _, m in sorted(probs)]
-
-# %% ../nbs/13_submission.ipynb #21bb5f56
-_RUNNER = r'''
-import importlib.abc, importlib.util, inspect, json, os, resource, sys, time
-BLOCKED = {blocked!r}
-class _Blocker(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in BLOCKED: raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
-sys.meta_path.insert(0, _Blocker())
-for b in BLOCKED:
-    try: __import__(b)
-    except ImportError: pass
-    else: sys.exit(f"harness: {{b}} is importable: the run is not isolated")
-main_py, command, values_json, result_json, loader = sys.argv[1:6]
-values = json.load(open(values_json))
-spec = importlib.util.spec_from_file_location('user_code', main_py)
-module = importlib.util.module_from_spec(spec)
-sys.path.insert(0, os.getcwd())
-if loader == 'register_first': sys.modules['user_code'] = module      # crunch-cli 13.x
-try: spec.loader.exec_module(module)
-except Exception as e:
-    import traceback; traceback.print_exc()
-    sys.exit(f"harness: main.py does not load: {{e.__class__.__name__}}: {{e}}")
-sys.modules['user_code'] = module                                      # crunch-cli 11.x registers it only now
-if command == 'load':
-    missing = [c for c in ('train', 'infer') if not callable(getattr(module, c, None))]
-    if missing: sys.exit(f"harness: no `{{missing[0]}}` function found")
-    json.dump(dict(loader=loader), open(result_json, 'w')); sys.exit(0)
-fn = getattr(module, command, None)
-if not callable(fn): sys.exit(f"harness: no `{{command}}` function found")
-kwargs = {{n: values.get(n) for n, p in inspect.signature(fn).parameters.items()
-          if not str(p).startswith('*') and p.default is inspect.Parameter.empty}}
-t0 = time.perf_counter()
-fn(**kwargs)
-json.dump(dict(seconds=time.perf_counter() - t0, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-          open(result_json, 'w'))
-'''
-
-LOADERS = dict(exec_first='crunch-cli 11.x', register_first='crunch-cli 13.x')   # how each runner loads main.py
-
-def _run_step(code_dir, command, values, timeout, loader='exec_first'):
-    "Run `command` ('load', 'train' or 'infer') of code_dir/main.py in an isolated process, loaded the `loader` way: (problems, stats)"
-    vals, res = code_dir.parent/f'{command}_args.json', code_dir.parent/f'{command}_result.json'
-    vals.write_text(json.dumps(values))
-    runner = code_dir.parent/'runner.py'
-    runner.write_text(_RUNNER.format(blocked=FORBIDDEN_PACKAGES))
-    env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP')}
-    try:
-        r = subprocess.run([sys.executable, '-I', str(runner), str(code_dir/'main.py'), command, str(vals), str(res), loader],
-                           cwd=code_dir, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired: return [f"{command}() did not finish within {timeout} s"], {}
-    if r.returncode != 0:
-        tail = (r.stderr.strip().splitlines() or ['(no output)'])[-1]
-        if tail.startswith('harness: main.py does not load: '):
-            return [f"main.py does not load the way {LOADERS[loader]} loads it: {tail.split(': ', 2)[2]}"], dict(stderr=r.stderr[-4000:])
-        return [f"{command}() failed (exit code {r.returncode}): {tail}"], dict(stderr=r.stderr[-4000:])
-    return [], json.loads(res.read_text()) | dict(loader=loader)
-
-# %% ../nbs/13_submission.ipynb #248f1197
-def _platform_lists(data_dir, mode):
-    "The perturbations and genes the platform would pass to infer() in `mode`"
-    if mode == 'local':
-        perts = pd.read_csv(data_dir/FILES['proportions_gtruth'], usecols=['gene'])['gene'].astype(str).tolist()
-    else: perts = read_list(data_dir/FILES['predict'])
-    return perts, read_list(data_dir/FILES['genes'])
-
-# %% ../nbs/13_submission.ipynb #095534f0
-def run_harness(notebook, # the submission notebook (.ipynb)
-                data_dir, # a data folder in the competition layout
-                *, mode:str='local', # 'local': predict the local test set; 'cloud': all of predict_perturbations.txt
-                workdir=None, # where to put main.py, the model and the prediction (default: a temporary folder)
-                timeout:float=3600, # seconds allowed to each of train and infer
-                scored_genes:int|None=1000, # genes drawn for the score, like the public board (None or fewer genes: all)
-                references:bool=False, # also score the trivial predictors (see `check.score_folder`)
-                loaders=tuple(LOADERS), # how main.py is loaded: train under the first order, infer under the last
-               )->dict:
-    "Convert `notebook` like the platform, run train and infer in isolation, then check and score the output"
-    from obesity_nbdev import check
-    from crunch_convert.notebook import extract_from_file, ConverterError
-    if mode not in ('local', 'cloud'): raise InputError(f"mode must be 'local' or 'cloud', not {mode!r}")
-    t0, data_dir, res = time.perf_counter(), Path(data_dir).resolve(), dict(problems=[], score={}, steps={})
-    done = lambda: res | dict(seconds=round(time.perf_counter() - t0, 2))
-    try: flat = extract_from_file(str(notebook), print=None)
-    except ConverterError as e: return res['problems'].append(f"conversion failed: {e}") or done()
-    res['problems'] += main_py_problems(flat.source_code)
-    md = [f.content for f in flat.embedded_files if f.normalized_path == 'Method description.md']
-    if not md: res['problems'].append("no 'Method description.md' cell")
-    else: res['problems'] += [f"Method description.md: {p}" for p in check.check_method_description(md[0])]
-    if res['problems']: return done()
-    tmp = tempfile.TemporaryDirectory() if workdir is None else None
-    root = Path(workdir or tmp.name).resolve()
-    try:
-        code, model, pred = root/'code', root/'model', root/'prediction'
-        for d in (code, model, pred): d.mkdir(parents=True, exist_ok=True)
-        if any(code.iterdir()): raise InputError(f"{code} is not empty")
-        (code/'main.py').write_text(flat.source_code)
-        base = dict(data_directory_path=str(data_dir), model_directory_path=str(model))
-        probs, res['steps']['train'] = _run_step(code, 'train', base, timeout, loaders[0])
-        if probs: return res['problems'].extend(probs) or done()
-        for f in pred.iterdir(): shutil.rmtree(f) if f.is_dir() else f.unlink()
-        perts, genes = _platform_lists(data_dir, mode)
-        args = base | dict(prediction_directory_path=str(pred), predict_perturbations=perts, genes_to_predict=genes,
-                           prediction_h5ad_file_path=str(pred/PRED_FILES['h5ad']),
-                           program_proportion_csv_file_path=str(pred/PRED_FILES['csv']))
-        probs, res['steps']['infer'] = _run_step(code, 'infer', args, timeout, loaders[-1])
-        if probs: return res['problems'].extend(probs) or done()
-        checked = check.check_prediction(pred, predict_perturbations=perts, genes_to_predict=genes)
-        res['problems'] += checked
-        res['warnings'] = checked.warnings
-        gt = dict(local='local', cloud='hidden')[mode]
-        if not res['problems'] and (data_dir/dict(local=FILES, hidden=HIDDEN_FILES)[gt]['gtruth']).exists():
-            t1 = time.perf_counter()
-            n = None if scored_genes is None or scored_genes >= len(genes) else scored_genes   # a small screen: all its genes
-            res['score'] = check.score_folder(data_dir, pred, genes=n, gtruth=gt, references=references)
-            res['steps']['score'] = dict(seconds=time.perf_counter() - t1)
-        return done()
-    finally:
-        if tmp is not None: tmp.cleanup()
