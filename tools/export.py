@@ -8,7 +8,7 @@ from nbdev.maker import ModuleMaker
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = {   # notebook in nbs/ -> (module in tools/, its one-line summary; None: the notebook's own `>` summary)
-    '14_docs.ipynb': ('docs', None),
+    '15_docs.ipynb': ('docs', None),
     '13_submission.ipynb': ('harness', "Run a submission notebook offline the way the platform does: convert it with crunch-convert, "
                                        "run train and infer in isolated processes, then check and score the output"),
 }
