@@ -6,7 +6,7 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/cli.html.md"""
 
 # %% ../nbs/14_cli.ipynb #68b2e668
 from __future__ import annotations
-import argparse, ast, inspect, io, json, sys, tempfile, textwrap, time, tokenize, shutil, os
+import argparse, ast, inspect, io, json, sys, textwrap, time, tokenize, os
 from pathlib import Path
 from .core import *
 

@@ -242,9 +242,6 @@ def kernel_sum(sqdist:np.ndarray, # squared distances (any shape), float64
         p *= 2
 
 # %% ../nbs/09_metrics.ipynb #51dd6b05
-def _dense64(a):
-    return a.toarray().astype(np.float64) if sp.issparse(a) else np.asarray(a, dtype=np.float64)
-
 def _gram_upper(A):
     "A @ A.T of a C-contiguous float64 matrix (upper triangle only), with BLAS syrk: half the work of a product"
     return _blas.dsyrk(1.0, A.T, trans=1)

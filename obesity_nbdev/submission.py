@@ -6,9 +6,8 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/submission.html.md"""
 
 # %% ../nbs/13_submission.ipynb #250b6321
 from __future__ import annotations
-import ast, re, importlib, importlib.util, inspect, json, os, shutil, subprocess, sys, tempfile, textwrap, time
+import ast, re, importlib, importlib.util, inspect, json, sys, textwrap
 from pathlib import Path
-import pandas as pd
 from .core import *
 
 # %% auto #0
