@@ -6,6 +6,7 @@ Docs: https://obesity-nbdev.github.io/obesity_nbdev/aggregate.html.md"""
 
 # %% ../nbs/04_aggregate.ipynb #7244a33d
 from __future__ import annotations
+import queue, threading
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 import anndata as ad
@@ -46,6 +47,69 @@ def _source(src, layer, chunk_rows):
     if n != len(obs): raise InputError(f"{path.name}: {key} has {n} rows but obs has {len(obs)}")
     return obs, var_names, path.name, lambda: iter_rows(path, key, chunk_rows=chunk_rows)
 
+# %% ../nbs/04_aggregate.ipynb #718bbd51
+def _ahead(make, # a function returning an iterator (called on the background thread)
+           depth:int=1, # items made ahead of the caller, besides the one the thread is making
+          ):
+    "Yield the items of `make()`, produced on a background thread up to `depth` items ahead"
+    q, stop, end = queue.Queue(depth), threading.Event(), object()
+    def put(x):
+        while not stop.is_set():
+            try: q.put(x, timeout=0.05); return True
+            except queue.Full: pass
+        return False
+    def work():
+        try:
+            it = make()
+            try:
+                for x in it:
+                    if not put((None, x)): return
+            finally: getattr(it, 'close', lambda: None)()
+            put((end, None))
+        except BaseException as e: put((end, e))
+    t = threading.Thread(target=work, daemon=True, name='aggregate-reader'); t.start()
+    try:
+        while True:
+            tag, x = q.get()
+            if tag is end:
+                if x is not None: raise x
+                return
+            yield x
+    finally:
+        stop.set(); t.join()
+
+# %% ../nbs/04_aggregate.ipynb #6827e5b7
+try: from scipy.sparse._sparsetools import csc_matvec as _csc_matvec     # y += A @ x over a CSC matrix, in C++
+except ImportError: _csc_matvec = None
+
+def _run_sum(indptr:np.ndarray, # the run's rows' offsets into `indices` and `data` (one more than rows)
+             indices:np.ndarray, # column of each stored value (the whole block's array)
+             data:np.ndarray, # the stored values, float64 (the whole block's array)
+             n_cols:int, # columns (genes)
+             fast:bool=True, # use scipy's compiled loop when it is there
+            )->np.ndarray: # float64, one value per column
+    "Column sums of a run of CSR rows given by their offsets, without copying the stored values"
+    y, lo, hi = np.zeros(n_cols), int(indptr[0]), int(indptr[-1])
+    if fast and _csc_matvec is not None:
+        _csc_matvec(n_cols, len(indptr) - 1, np.asarray(indptr, indices.dtype), indices, data, np.ones(len(indptr) - 1), y)
+    else: np.add.at(y, indices[lo:hi], data[lo:hi])
+    return y
+
+def _add_rows(sums:np.ndarray, # perturbations x genes, float64: the running sums (updated in place)
+              blk:sp.csr_matrix, # a block of rows
+              rows:np.ndarray, # the block's rows to add, ascending
+              codes:np.ndarray, # the perturbation (row of `sums`) of each of `rows`
+             ):
+    "Add rows of a CSR block to `sums`, one run of consecutive cells of one perturbation at a time"
+    if not len(rows): return
+    if (np.diff(codes) < 0).any():         # cells not grouped by perturbation: gather each perturbation's rows
+        o = np.argsort(codes, kind='stable'); rows, codes = rows[o], codes[o]
+        blk, rows = blk[rows], np.arange(len(rows))
+    data = blk.data if blk.data.dtype == np.float64 else blk.data.astype(np.float64)
+    cut = np.flatnonzero((np.diff(rows) != 1) | (np.diff(codes) != 0)) + 1
+    for a, b in zip(np.r_[0, cut], np.r_[cut, len(rows)]):
+        sums[codes[a]] += _run_sum(blk.indptr[rows[a]:rows[b - 1] + 2], blk.indices, data, blk.shape[1])
+
 # %% ../nbs/04_aggregate.ipynb #0497012a
 def _check_finite(blk, s, obs_names, var_names, name, key):
     "Raise InputError naming the first cell and gene of `blk` (rows from `s`) that holds NaN or inf"
@@ -78,13 +142,15 @@ def aggregate(src, # an h5ad path, a backed AnnData or an in-memory AnnData of c
     n_cats = len(cats)
     sums = np.zeros((n_cats, len(var_names)), np.float64)
     n_chunks = -(-len(codes) // int(chunk_rows))
-    for s, blk in progress(rows(), quiet=quiet, total=n_chunks, desc=f'aggregating {name}', unit='block'):
-        _check_finite(blk, s, obs.index, var_names, name, layer)
+    for s, blk in progress(_ahead(rows), quiet=quiet, total=n_chunks, desc=f'aggregating {name}', unit='block'):
+        vals = blk.data if sp.issparse(blk) else blk
+        if not np.isfinite(np.add.reduce(vals, axis=None)):      # a sum is finite only when every value is: look closer
+            _check_finite(blk, s, obs.index, var_names, name, layer)
         k = np.flatnonzero(keep[s:s+blk.shape[0]])
-        ind = sp.csr_matrix((np.ones(len(k)), (codes[s+k], k)), shape=(n_cats, blk.shape[0]))
-        blk = blk.astype(np.float64, copy=False) if sp.issparse(blk) else np.asarray(blk, np.float64)
-        part = ind @ blk
-        sums += part.toarray() if sp.issparse(part) else part
+        if sp.issparse(blk): _add_rows(sums, blk, k, codes[s+k])
+        else:
+            ind = sp.csr_matrix((np.ones(len(k)), (codes[s+k], k)), shape=(n_cats, blk.shape[0]))
+            sums += ind @ np.asarray(blk, np.float64)
     counts = np.bincount(codes[keep], minlength=n_cats)
     present = counts > 0
     obs_out = pd.DataFrame({'n_cells': counts[present].astype(np.int64)}, index=pd.Index(cats[present].astype(str), name=pert_key))
