@@ -158,6 +158,11 @@ class Effect:
         self._set(a, meta)
         return self
     def _set(self, a, meta): pass
+    def _gene_pos(self, names)->np.ndarray:
+        "Positions of `names` among the model's genes (-1 where absent); the genes' index is built once, not at every call"
+        c = self.__dict__.get('_gene_index')
+        if c is None or c[0] is not self.genes: c = self._gene_index = (self.genes, pd.Index(self.genes))
+        return c[1].get_indexer(pd.Index(names))
 
     def describe(self)->str:
         "Sentences for the method description: what the model does, then its shrinkage and fallback"
@@ -210,7 +215,7 @@ class PCARidgeEffect(Effect):
         self.b = Y.mean(1)
         self.W = pca_ridge_fit(Y, self.G, self.G[gi.get_indexer(train)], self.b, self.ridge)
     def _raw(self, targets):
-        idx = pd.Index(self.genes).get_indexer(pd.Index(targets)); ok = idx >= 0
+        idx = self._gene_pos(targets); ok = idx >= 0
         out = np.zeros((len(targets), len(self.genes)))
         if ok.any(): out[ok] = pca_ridge_predict(self.W, self.G, self.G[idx[ok]], self.b).T
         return out, ok
@@ -267,18 +272,22 @@ class CoexpMix(Effect):
         gi = pd.Index(d.genes).get_indexer(pd.Index(d.perts))
         own = [self.D[i, g] for i, g in enumerate(gi) if g >= 0]
         self.knockdown = float(np.median(own)) if own else 0.0
-    def _weights(self, targets):
-        idx = pd.Index(self.genes).get_indexer(pd.Index(targets))
+    def _weights(self, targets, batch:int=64):
+        idx = self._gene_pos(targets)
         W = np.zeros((len(targets), len(self.D)))
-        Dn = np.linalg.norm(self.D, axis=1)
-        for i, t in enumerate(idx):
-            if t < 0: continue
-            c = coexpression_profile(self.L, self.var, t)
-            c[t] = 0.0
-            num = self.D @ c                           # the target's own gene is left out (c[t] = 0)
-            den = Dn * np.linalg.norm(c)
+        if getattr(self, '_Dn', (None,))[0] is not self.D: self._Dn = (self.D, np.linalg.norm(self.D, axis=1))    # kept for the next call
+        Dn = self._Dn[1]
+        known = np.flatnonzero(idx >= 0)
+        for b in range(0, len(known), batch):          # `batch` targets at a time: matrix products instead of one matrix-vector product per target
+            rows = known[b:b + batch]; t = idx[rows]
+            v = self.var[t]
+            C = (self.L @ self.L[t].T) / np.where(v > 0, v, 1)   # genes x targets: the co-expression profiles (coexpression_profile)
+            C[:, v <= 0] = 0.0
+            C[t, np.arange(len(t))] = 0.0              # the target's own gene is left out
+            num = self.D @ C
+            den = Dn[:, None] * np.sqrt(np.einsum('ij,ij->j', C, C))
             cos = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
-            W[i] = np.maximum(-cos, 0.0) ** self.power
+            W[rows] = (np.maximum(-cos, 0.0) ** self.power).T
         s = W.sum(1, keepdims=True)
         return np.where(s > 0, W / np.where(s > 0, s, 1), 0.0), idx
     def weights(self, targets): return self._weights([str(t) for t in targets])[0]
@@ -315,7 +324,7 @@ class SVDRidge(CoexpMix):
         self.B = np.linalg.solve(E.T @ E + self.ridge * np.eye(E.shape[1]), E.T @ self.D[ok]).T if ok.any() else np.zeros((len(self.genes), self.L.shape[1]))
     def weights(self, targets): return None
     def _raw(self, targets):
-        idx = pd.Index(self.genes).get_indexer(pd.Index([str(t) for t in targets])); ok = idx >= 0
+        idx = self._gene_pos([str(t) for t in targets]); ok = idx >= 0
         out = np.zeros((len(targets), len(self.genes)))
         if ok.any(): out[ok] = self.ctrl + (self.L[idx[ok]] / np.sqrt(self.var[idx[ok]])[:, None].clip(1e-12)) @ self.B.T
         return out, ok & bool(np.abs(self.B).sum())
@@ -774,7 +783,8 @@ class Composed:
     def is_fallback(self, targets)->np.ndarray:
         "True for each target that gets the fallback (no target-specific prediction)"
         self._check_fitted()
-        return ~self.effect._raw([str(t) for t in targets])[1]
+        targets = [str(t) for t in targets]      # 256 at a time: the parts' raw predictions of all targets at once would take GBs
+        return ~np.concatenate([self.effect._raw(targets[s:s + 256])[1] for s in range(0, len(targets), 256)] or [self.effect._raw([])[1]])
 
     def predict(self, targets, *, quiet:bool=False)->ad.AnnData:
         "Predicted mean expression of each target (targets x genes, obs['fallback'])"
@@ -789,7 +799,9 @@ class Composed:
         targets = [str(t) for t in targets]
         mu = self.effect.predict(targets)
         if genes is None: return self.cell_model.cells(mu, targets, n_cells=n_cells, seed=seed)
-        idx = pd.Index(self.genes).get_indexer(pd.Index([str(g) for g in genes])); ok = np.flatnonzero(idx >= 0)
+        genes = tuple(str(g) for g in genes)       # the positions are kept for the next call: `infer` asks for the same genes chunk after chunk
+        if getattr(self, '_out_genes', (None,))[0] != genes: self._out_genes = (genes, pd.Index(self.genes).get_indexer(pd.Index(genes)))
+        idx = self._out_genes[1]; ok = np.flatnonzero(idx >= 0)
         if len(ok) == len(idx): return self.cell_model.cells(mu[:, idx], targets, n_cells=n_cells, seed=seed, cols=idx)     # every gene known: no copy
         out = np.zeros((len(targets) * n_cells, len(idx)), np.float32)
         out[:, ok] = self.cell_model.cells(mu[:, idx[ok]], targets, n_cells=n_cells, seed=seed, cols=idx[ok])

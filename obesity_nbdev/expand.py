@@ -112,7 +112,7 @@ def write_prediction(path, # the .h5ad file to write (usually `prediction.h5ad`)
                      n_cells:int=N_CELLS, # cells per perturbation
                      seed:int=0, # noise seed (with the perturbation name)
                      chunk_perts:int|None=None, # perturbations per chunk (default: about `chunk_mb` MB per chunk)
-                     chunk_mb:int=128, # target chunk size in MB when `chunk_perts` is None
+                     chunk_mb:int=24, # target chunk size in MB when `chunk_perts` is None (below 32: see the text)
                      threads:int=2, # background threads computing the next chunks while one is written (0: none)
                      quiet:bool=False, # no progress bar
                      disk_free:int|None=None, # override the measured free disk bytes (resource guard)
@@ -132,7 +132,8 @@ def write_prediction(path, # the .h5ad file to write (usually `prediction.h5ad`)
     check_resources(path, n_rows, n_genes, chunk_perts * n_cells, threads=max(0, int(threads)), disk_free=disk_free, ram_free=ram_free)
     chunks = _chunks(len(perts), chunk_perts)
     threads = max(0, int(threads))
-    bufs = [np.empty((chunk_perts * n_cells, n_genes), np.float32) for _ in range(threads + 1)]
+    # Gaussian cells are drawn into `threads + 1` reused buffers; a `cells_fn` returns its own arrays, so none are made for it
+    bufs = [np.empty((chunk_perts * n_cells, n_genes), np.float32) for _ in range(threads + 1)] if cells_fn is None else []
     lock = threading.Lock()
 
     def make(k):
@@ -140,7 +141,7 @@ def write_prediction(path, # the .h5ad file to write (usually `prediction.h5ad`)
         if cells_fn is not None:
             c = np.asarray(cells_fn(perts[s:e]), np.float32)     # no lock: making cells is most of the work, and it runs on every thread
             if c.shape != ((e - s) * n_cells, n_genes): raise InputError(f"cells_fn returned shape {c.shape}, expected {((e - s) * n_cells, n_genes)}")
-            if not np.isfinite(c).all(): raise InputError(f"cells_fn: cells not finite for perturbations {', '.join(perts[s:e][:10])}")
+            if not np.isfinite(c.sum()) and not np.isfinite(c).all(): raise InputError(f"cells_fn: cells not finite for perturbations {', '.join(perts[s:e][:10])}")
             return c
         with lock: m = predict_fn(perts[s:e])
         m = _check_means(m, perts[s:e], genes)
