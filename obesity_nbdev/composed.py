@@ -158,6 +158,9 @@ class Effect:
         self._set(a, meta)
         return self
     def _set(self, a, meta): pass
+    def _informed(self, targets)->np.ndarray:
+        "The informed mask of `_raw` (True: a target-specific prediction), which subclasses get without the predictions"
+        return self._raw(targets)[1]
     def _gene_pos(self, names)->np.ndarray:
         "Positions of `names` among the model's genes (-1 where absent); the genes' index is built once, not at every call"
         c = self.__dict__.get('_gene_index')
@@ -219,6 +222,7 @@ class PCARidgeEffect(Effect):
         out = np.zeros((len(targets), len(self.genes)))
         if ok.any(): out[ok] = pca_ridge_predict(self.W, self.G, self.G[idx[ok]], self.b).T
         return out, ok
+    def _informed(self, targets): return self._gene_pos(targets) >= 0
     def _arrays(self): return dict(G=self.G, W=self.W, b=self.b)
     def _set(self, a, meta): self.G, self.W, self.b = a['G'], a['W'], a['b']
     def _core(self):
@@ -297,6 +301,9 @@ class CoexpMix(Effect):
         ok = (idx >= 0) & (W.sum(1) > 0)
         for i in np.flatnonzero(ok): out[i, idx[i]] = self.ctrl[idx[i]] + self.knockdown
         return out, ok
+    def _informed(self, targets):
+        W, idx = self._weights(targets)
+        return (idx >= 0) & (W.sum(1) > 0)
     def _arrays(self): return dict(L=self.L, var=self.var, D=self.D, knockdown=np.array([self.knockdown]))
     def meta(self): return dict(train_perturbations=self.train)
     def _set(self, a, meta):
@@ -328,6 +335,7 @@ class SVDRidge(CoexpMix):
         out = np.zeros((len(targets), len(self.genes)))
         if ok.any(): out[ok] = self.ctrl + (self.L[idx[ok]] / np.sqrt(self.var[idx[ok]])[:, None].clip(1e-12)) @ self.B.T
         return out, ok & bool(np.abs(self.B).sum())
+    def _informed(self, targets): return (self._gene_pos([str(t) for t in targets]) >= 0) & bool(np.abs(self.B).sum())
     def _arrays(self): return super()._arrays() | dict(B=self.B)
     def _set(self, a, meta): super()._set(a, meta); self.B = a['B']
     def _core(self):
@@ -396,6 +404,7 @@ class Blend(Effect):
     def _raw(self, targets):
         E, placed = self._effects(self.models, targets)
         return self.ctrl + np.tensordot(self.w, E, 1), placed
+    def _informed(self, targets): return np.logical_or.reduce([m._informed(targets) for m in self.models])
     def weights(self, targets):
         "The similarity weights of the first part that has them"
         return next((W for m in self.models if (W := m.weights(targets)) is not None), None)
@@ -784,7 +793,7 @@ class Composed:
         "True for each target that gets the fallback (no target-specific prediction)"
         self._check_fitted()
         targets = [str(t) for t in targets]      # 256 at a time: the parts' raw predictions of all targets at once would take GBs
-        return ~np.concatenate([self.effect._raw(targets[s:s + 256])[1] for s in range(0, len(targets), 256)] or [self.effect._raw([])[1]])
+        return ~np.concatenate([self.effect._informed(targets[s:s + 256]) for s in range(0, len(targets), 256)] or [self.effect._informed([])])
 
     def predict(self, targets, *, quiet:bool=False)->ad.AnnData:
         "Predicted mean expression of each target (targets x genes, obs['fallback'])"
