@@ -112,7 +112,7 @@ def write_prediction(path, # the .h5ad file to write (usually `prediction.h5ad`)
                      n_cells:int=N_CELLS, # cells per perturbation
                      seed:int=0, # noise seed (with the perturbation name)
                      chunk_perts:int|None=None, # perturbations per chunk (default: about `chunk_mb` MB per chunk)
-                     chunk_mb:int=24, # target chunk size in MB when `chunk_perts` is None (below 32: see the text)
+                     chunk_mb:int=128, # target chunk size in MB when `chunk_perts` is None
                      threads:int=2, # background threads computing the next chunks while one is written (0: none)
                      quiet:bool=False, # no progress bar
                      disk_free:int|None=None, # override the measured free disk bytes (resource guard)
