@@ -23,6 +23,17 @@ Writes BENCHMARKS.md (machine, date, load average before and after, the table, t
 and bench/results/bench.json. Usage:
 
   python bench/run.py [--work bench/work] [--full] [--steps aggregation,train,infer,scoring,cv]
+  python bench/run.py --scaling [--work bench/work]
+
+--scaling measures instead how time and peak RSS grow with the size of the input, each case in its own
+subprocess as above: aggregation (with the raw read beside it) and `train` of the default model on three
+training files, a 10,000-cell subset of `small` (the first cells of every perturbation, in proportion; built
+once into --work), `small` and `full`; and `infer` of the model trained on `small` for 500, 2,863 and 5,000
+perturbations (the first 500 of predict_perturbations.txt, all of it, and all of it followed by measured
+genes that are not in it). Size is the stored nonzeros of X (aggregation, train) or the perturbations
+(infer); 'time / size' is wall time per unit of size, relative to the smallest size (1.0 at every size:
+linear growth; above 1: faster than linear). It writes bench/results/scaling.json, bench/results/scaling.png
+and the scaling section of BENCHMARKS.md (the one-run table above it is kept, rewritten from bench.json).
 """
 from __future__ import annotations
 import argparse, datetime, json, os, platform, shutil, subprocess, sys, tempfile, time
@@ -103,6 +114,20 @@ def raw_read(path, block_bytes=64 * 2**20):
     return total
 
 
+def write_subset(src, dst, n_cells):
+    "Write the first cells of every perturbation of the training file `src`, about `n_cells` in all, in proportion, to `dst`"
+    import numpy as np, pandas as pd, anndata as ad
+    a = ad.read_h5ad(src, backed='r')
+    g = a.obs['gene'].astype(str).to_numpy()
+    rank = pd.Series(g).groupby(g).cumcount().to_numpy()
+    size = pd.Series(g).map(pd.Series(g).value_counts()).to_numpy()
+    rows = np.flatnonzero(rank < np.maximum(1, np.round(size * n_cells / len(g))))
+    sub = a[rows].to_memory()
+    a.file.close()
+    tmp = Path(str(dst) + '.tmp'); sub.write_h5ad(tmp); tmp.replace(dst)
+    return list(sub.shape)
+
+
 def run_child(name, args):
     "One case, in this process; prints a JSON line with the seconds spent inside (after imports) and any figures"
     import numpy as np
@@ -118,6 +143,8 @@ def run_child(name, args):
         res['shape'] = list(m.shape)
     elif name == 'raw-read':
         res['bytes'] = raw_read(args[0])
+    elif name == 'subset':
+        res['shape'] = write_subset(args[0], args[1], int(args[2]))
     elif name in ('mmd-qs', 'mmd-ours'):
         import metrics_bench as mb
         from obesity_nbdev.metrics import mmd_batch, mmd_reference
@@ -239,6 +266,135 @@ class Bench:
             self.row('cv', model, f'obesity-nbdev cv --models {model} --folds 5 --no-references', m)
 
 
+# ---------------------------------------------------------------- scaling
+SCALING_CELLS, SCALING_PERTS = 10_000, (500, 2863, 5000)
+SCALING_JSON, SCALING_PNG = HERE/'results'/'scaling.json', HERE/'results'/'scaling.png'
+
+
+def _link_folder(d, data, skip=()):
+    "Make `d` and link into it every file of the data folder `data` but those named in `skip`"
+    d.mkdir(parents=True, exist_ok=True)
+    for f in Path(data).iterdir():
+        if f.name not in skip and not (d/f.name).exists(): (d/f.name).symlink_to(f.resolve())
+
+
+def subset_screen(work, data, n_cells):
+    "Data folder `work/subNk`: `data`'s files linked, its training file cut to about `n_cells` cells (built once); (folder, seconds or None)"
+    d = Path(work)/f'sub{n_cells // 1000}k'
+    if (d/TRAIN).exists(): return d, None
+    print(f"building the {n_cells:,}-cell subset of {data.name} in {d} ...", file=sys.stderr, flush=True)
+    _link_folder(d, data, skip=(TRAIN,))
+    return d, measure_cmd(child('subset', Path(data)/TRAIN, d/TRAIN, n_cells))['wall_s']
+
+
+def perts_folder(work, data, n):
+    "Data folder `work/pertsN`: `data` with a predict_perturbations.txt of `n` names (its first; past its end, measured genes not in it)"
+    from obesity_nbdev.core import read_var_names
+    d = Path(work)/f'perts{n}'
+    names = [l.strip() for l in (Path(data)/'predict_perturbations.txt').read_text().splitlines() if l.strip()]
+    if n > len(names):
+        have = set(names)
+        names += [g for g in map(str, read_var_names(Path(data)/TRAIN)) if g not in have][:n - len(names)]
+    if len(names) < n: raise SystemExit(f"only {len(names)} perturbation names for {n}")
+    _link_folder(d, data, skip=('predict_perturbations.txt',))
+    (d/'predict_perturbations.txt').write_text('\n'.join(names[:n]) + '\n')
+    return d
+
+
+def _nnz(path):
+    import h5py
+    with h5py.File(path, 'r') as f:
+        e = f['X']; return int(e['data'].shape[0]) if isinstance(e, h5py.Group) else int(e.size)
+
+
+def scaling(a, scratch):
+    "Time and peak RSS of aggregation, train and infer at three sizes; the rows"
+    rows = []
+    def row(step, size_name, size, unit, m, **kw):
+        r = dict(step=step, size_name=size_name, size=size, unit=unit, **{k: v for k, v in m.items() if k != 'stdout'}, **kw)
+        rows.append(r)
+        print(f"  {step:<12}{size_name:<20}{r['wall_s']:>9.1f} s wall {r['cpu_s']:>9.1f} s CPU {r['peak_rss_mb']:>7,} MB", file=sys.stderr, flush=True)
+    small, _ = screen(a.work, 'small', a.quiet)
+    full, _ = screen(a.work, 'full', a.quiet)
+    sub, _ = subset_screen(a.work, small, SCALING_CELLS)
+    for name, d in ((f'{SCALING_CELLS // 1000}k cells', sub), ('small', small), ('full', full)):
+        train = d/TRAIN
+        shape, nnz, gb = _shape(train), _nnz(train), train.stat().st_size / GB
+        kw = dict(cells=shape[0], genes=shape[1], file_gb=round(gb, 2))
+        print(f"scaling on {name}: {shape[0]:,} x {shape[1]:,}, {nnz:,} nonzeros, {gb:.2f} GB ...", file=sys.stderr, flush=True)
+        measure_cmd(child('raw-read', train))                       # warm the page cache, untimed
+        row('raw read', name, nnz, 'nonzeros', measure_cmd(child('raw-read', train)), **kw)
+        row('aggregation', name, nnz, 'nonzeros', measure_cmd(child('agg-ours', train, 300)), **kw)
+        md = scratch/f'scaling_model_{d.name}'
+        row('train', name, nnz, 'nonzeros', measure_cmd(cli('train', '--data', d, '--model-dir', md, '--model', a.model, '--quiet')), **kw)
+        if d is not small: shutil.rmtree(md, ignore_errors=True)
+    md = scratch/f'scaling_model_{small.name}'
+    for n in SCALING_PERTS:
+        d, out = perts_folder(scratch, small, n), scratch/'scaling_pred'
+        print(f"scaling infer: {n:,} perturbations ...", file=sys.stderr, flush=True)
+        m = measure_cmd(cli('infer', '--data', d, '--model-dir', md, '--out', out, '--all', '--quiet'), sync=True)
+        size = (out/'prediction.h5ad').stat().st_size
+        shutil.rmtree(out)
+        row('infer', f'{n:,} perturbations', n, 'perturbations', m, file_gb=round(size / GB, 2))
+    for step in dict.fromkeys(r['step'] for r in rows):
+        rs = [r for r in rows if r['step'] == step]
+        for r in rs:
+            r['size_x'] = r['size'] / rs[0]['size']
+            r['time_x'] = r['wall_s'] / rs[0]['wall_s']
+            r['time_per_size_x'] = r['time_x'] / r['size_x']
+            r['rss_x'] = r['peak_rss_mb'] / rs[0]['peak_rss_mb']
+    return rows
+
+
+def scaling_plot(sc, path):
+    "Wall time and peak RSS of every step against size, both relative to the smallest size, with the line of linear growth"
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
+    steps = list(dict.fromkeys(r['step'] for r in sc['rows']))
+    top = max(r['size_x'] for r in sc['rows'])
+    for ax in (ax1, ax2): ax.plot([1, top], [1, top], 'k--', lw=1, label='linear growth')
+    for step in steps:
+        rs = [r for r in sc['rows'] if r['step'] == step]
+        x = [r['size_x'] for r in rs]
+        ax1.plot(x, [r['time_x'] for r in rs], 'o-', label=step)
+        ax2.plot(x, [r['rss_x'] for r in rs], 'o-', label=step)
+    for ax, t in ((ax1, 'wall time'), (ax2, 'peak RSS')):
+        ax.set_xscale('log'); ax.set_yscale('log')
+        ax.set_xlabel('size relative to the smallest (nonzeros of X; perturbations for infer)')
+        ax.set_ylabel(f'{t} relative to the smallest size'); ax.set_title(t); ax.grid(True, which='both', alpha=0.3)
+    ax1.legend(fontsize=8)
+    fig.suptitle(f"obesity_nbdev scaling, {sc['date']}, load average before {sc['load_before'][0]:.2f}, after {sc['load_after'][0]:.2f}", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(str(path) + '.tmp.png'); fig.savefig(tmp, dpi=110); tmp.replace(path)
+    plt.close(fig)
+
+
+def scaling_markdown(sc):
+    L = ["", "## Scaling", "",
+         f"Written by `python bench/run.py --scaling` (figures also in `bench/results/scaling.json`), {sc['date']} "
+         f"(run took {sc['run_s'] / 60:.1f} min); load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in sc['load_before'])}; "
+         f"after: {', '.join(f'{x:.2f}' for x in sc['load_after'])}. Each case ran in its own subprocess, as above. Aggregation, the raw read "
+         f"beside it and `train --model {sc['model']}` ran on three training files: a {SCALING_CELLS:,}-cell subset of `small` (the first cells of every "
+         "perturbation, in proportion), `small` and `full`; their size is the stored nonzeros of X. `infer --all` of the model trained on `small` "
+         "wrote 500, 2,863 and 5,000 perturbations x 100 cells x 10,238 genes (the first 500 of predict_perturbations.txt, all of it, and all of it "
+         "followed by measured genes not in it). 'time / size' is the wall time per unit of size relative to the smallest size: 1.00 is linear "
+         "growth, below 1 less than linear (fixed costs such as imports weigh less as the input grows).", "",
+         "![Scaling](bench/results/scaling.png)", "",
+         "| step | size | input | wall s | CPU s | peak RSS MiB | size x | time x | time / size | peak RSS x |",
+         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in sc['rows']:
+        inp = (f"{r['cells']:,} x {r['genes']:,}, {r['size']:,} nonzeros, {r['file_gb']:.2f} GB" if r['unit'] == 'nonzeros'
+               else f"{r['size'] * 100:,} x 10,238 cells, {r['file_gb']:.2f} GB written")
+        L.append(f"| {r['step']} | {r['size_name']} | {inp} | {r['wall_s']:,.1f} | {r['cpu_s']:,.1f} | {r['peak_rss_mb']:,} | "
+                 f"{r['size_x']:.2f} | {r['time_x']:.2f} | {r['time_per_size_x']:.2f} | {r['rss_x']:.2f} |")
+    worst = {s: max(r['time_per_size_x'] for r in sc['rows'] if r['step'] == s and r['size_x'] > 1) for s in dict.fromkeys(r['step'] for r in sc['rows'])}
+    L += ["", "Largest 'time / size' of each step over the two larger sizes (no worse than linear when at most 1.00): "
+          + '; '.join(f"{s} {v:.2f}" for s, v in worst.items()) + "."]
+    return L
+
+
 # ---------------------------------------------------------------- report
 def machine():
     import numpy, h5py, psutil
@@ -310,6 +466,7 @@ def markdown(res):
           "Ratios of wall times (the CPU-time ratio beside them); met or not is judged on the wall time, GB = 10^9 bytes.", "",
           "| target | this run | met |", "| --- | ---: | --- |"]
     L += [f"| {t['target']} | {t['value']} | {'met' if t['met'] else 'not met'} |" for t in res['targets']]
+    if SCALING_JSON.exists(): L += scaling_markdown(json.loads(SCALING_JSON.read_text()))
     return '\n'.join(L) + '\n'
 
 
@@ -325,6 +482,7 @@ def main(argv=None):
     ap.add_argument('--markdown', default=str(ROOT/'BENCHMARKS.md'))
     ap.add_argument('--quiet', action='store_true', help='no progress bars while building a screen')
     ap.add_argument('--from-json', metavar='JSON', help='only write the markdown again from a previous run\'s JSON (no measuring)')
+    ap.add_argument('--scaling', action='store_true', help='measure the scaling of aggregation, train and infer with the input size instead (see above)')
     ap.add_argument('--child', help=argparse.SUPPRESS)
     a, rest = ap.parse_known_args(argv)
     if a.child: return run_child(a.child, rest)
@@ -332,6 +490,7 @@ def main(argv=None):
     if a.from_json:
         res = json.loads(Path(a.from_json).read_text()); res['targets'] = targets(res['rows'], res['args']['model'])
         Path(a.markdown).write_text(markdown(res)); Path(a.from_json).write_text(json.dumps(res, indent=1) + '\n'); return res
+    if a.scaling: return main_scaling(a)
     steps = [s.strip() for s in a.steps.split(',') if s.strip()]
     if bad := [s for s in steps if s not in STEPS]: ap.error(f"unknown step(s) {', '.join(bad)}: choose from {','.join(STEPS)}")
     from obesity_nbdev.core import DEFAULT_MODEL
@@ -363,6 +522,30 @@ def main(argv=None):
         tmp = Path(str(p) + '.tmp'); tmp.write_text(text); tmp.replace(p)
     print(markdown(res))
     return res
+
+
+def _write(p, text):
+    Path(p).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(str(p) + '.tmp'); tmp.write_text(text); tmp.replace(p)
+
+
+def main_scaling(a):
+    "The --scaling run: scaling.json, scaling.png, and BENCHMARKS.md again (its one-run table from --json)"
+    from obesity_nbdev.core import DEFAULT_MODEL
+    a.model = a.model or DEFAULT_MODEL
+    Path(a.work).mkdir(parents=True, exist_ok=True)
+    t_run, load_before, date = time.perf_counter(), os.getloadavg(), datetime.datetime.now(datetime.timezone.utc)
+    scratch = Path(tempfile.mkdtemp(prefix='scratch_', dir=a.work))
+    try: rows = scaling(a, scratch)
+    finally: shutil.rmtree(scratch, ignore_errors=True)
+    sc = dict(date=date.strftime('%Y-%m-%d %H:%M UTC'), run_s=round(time.perf_counter() - t_run, 1), machine=machine(),
+              load_before=[round(x, 2) for x in load_before], load_after=[round(x, 2) for x in os.getloadavg()], model=a.model, rows=rows)
+    _write(SCALING_JSON, json.dumps(sc, indent=1) + '\n')
+    scaling_plot(sc, SCALING_PNG)
+    if Path(a.json).exists():
+        res = json.loads(Path(a.json).read_text()); _write(a.markdown, markdown(res))
+    print('\n'.join(scaling_markdown(sc)))
+    return sc
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-"""The baseline's means, with real training cells moved to each predicted mean instead of Gaussian noise (the default until the composed models of 07b_composed)
+"""The baseline's means, with real training cells moved to each predicted mean instead of Gaussian noise (the default until the composed models of 08b_composed)
 
 Docs: https://obesity-nbdev.github.io/obesity_nbdev/sampled.html.md"""
 
@@ -101,7 +101,7 @@ def pool_cells(pool:np.ndarray, # pool cells x genes (float32)
     for i, name in enumerate(names):
         j = pert_rng(seed, name).choice(len(pool), size=n_cells, replace=n_cells > len(pool))
         blk = out[i*n_cells:(i+1)*n_cells]
-        np.take(pool, j, axis=0, out=blk)
+        np.take(pool, j, axis=0, out=blk, mode='clip')      # j is always in range; the default mode='raise' copies `out` first
         blk += means[i] - blk.mean(0)
         if clip: np.maximum(blk, 0, out=blk)
     return out
