@@ -129,7 +129,7 @@ def _check_csv(path:Path, perts:list[str], what:str='predict_perturbations')->li
         dup = g[g.duplicated()].unique().tolist()
         if dup: msgs.append(f"{name}: perturbations with more than one row: {_few(dup)}")
     else: g = pd.Series([str(i) for i in range(len(df))])
-    num = [c for c in ['pre_adipo', 'adipo', 'lipo', 'other'] if c in df.columns]
+    num = [c for c in PRED_PROP_COLS[1:] if c in df.columns]
     nonnum = [c for c in num if not pd.api.types.is_numeric_dtype(df[c])]
     if nonnum: msgs.append(f"{name}: non-numeric values in column(s) {_few(nonnum)}")
     num = [c for c in num if c not in nonnum]

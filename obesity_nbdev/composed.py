@@ -731,7 +731,7 @@ _WHY = dict(   # the rationale sentence of each part, for the method description
         pcaridge="The quickstarter's PCA-ridge map predicts the proportions from the same gene embedding as the means, and cross-validation found it as good as any other proportion model.",
         nc="The control's own proportions are the reference for the programs."))
 
-# %% ../nbs/08b_composed.ipynb #72b2efd1
+# %% ../nbs/08b_composed.ipynb #080f062f
 def _parts(effect, effect_params, cells, cells_params, props, props_params):
     for kind, reg, n in (('effect', EFFECTS, effect), ('cell', CELLS, cells), ('proportion', PROPORTIONS, props)):
         if n not in reg: raise InputError(f"unknown {kind} model {n!r}; known: {', '.join(sorted(reg))}")
@@ -763,131 +763,147 @@ class Composed:
 
     @property
     def params(self)->dict: return dict(self.spec)
-    def __repr__(self): return f"{type(self).__name__}(effect={self.spec['effect']!r}, cells={self.spec['cells']!r}, props={self.spec['props']!r}; {'fitted' if self.genes else 'not fitted'})"
 
-    def fit(self, means:ad.AnnData, # perturbations x genes from `aggregate` (control included)
-            *, proportions:pd.DataFrame|None=None, # program proportions by perturbation, or None
-            cells=None, # training cells: an h5ad path or an AnnData with obs['gene']
-            quiet:bool=False):
-        "Fit the three parts on the training means, real training cells and proportions"
-        if cells is None: raise InputError(f"the {self.name!r} model needs the training cells: fit(..., cells=<h5ad path or AnnData>)")
-        genes = [str(g) for g in means.var_names]
-        perts = [str(p) for p in means.obs_names]
-        ctrl = sample_pool(cells, [self.control], n=self.spec['n_ctrl_cells'], genes=genes, seed=self.seed)
-        pert = labels = None
-        if self.cell_model.source == 'perturbed': pert = sample_pool(cells, [p for p in perts if p != self.control], n=self.cell_model.n_pool, genes=genes, seed=self.seed)
-        if self.cell_model.source == 'groups': pert, labels = sample_groups(cells, perts, n=self.cell_model.per_pert, genes=genes, seed=self.seed)
-        d = FitData(means, control=self.control, ctrl_cells=ctrl, pert_cells=pert, pert_labels=labels, proportions=proportions, ctrl_from_cells=self.spec['ctrl_mean'] == 'cells')
-        self.effect.fit(d); self.cell_model.fit(d); self.prop_model.fit(d, self.effect)
-        self.genes, self.train_perturbations = genes, d.perts
-        n_out = sum(p not in set(genes) for p in d.perts)
-        if n_out: say(f"{n_out} perturbation(s) do not target a measured gene: their effects are used, but such a target gets the fallback when predicted", quiet=quiet)
-        self.noise_std = np.asarray(ctrl, np.float64).std(0, ddof=1)
-        say(f"fitted effect {self.spec['effect']!r} (alpha {self.effect.alpha:g}, beta {self.effect.beta:g}), cells {self.spec['cells']!r}, proportions {self.spec['props']!r}", quiet=quiet)
-        return self
+    def __repr__(self): return f"{type(self).__name__}(effect={self.spec['effect']!r}, cells={self.spec['cells']!r}, props={self.spec['props']!r}; {'fitted' if self.genes else 'not fitted'})"
 
     def _check_fitted(self):
         if self.genes is None: raise RuntimeError("the model is not fitted: call fit() or load() first")
 
-    def is_fallback(self, targets)->np.ndarray:
-        "True for each target that gets the fallback (no target-specific prediction)"
-        self._check_fitted()
-        targets = [str(t) for t in targets]      # 256 at a time: the parts' raw predictions of all targets at once would take GBs
-        return ~np.concatenate([self.effect._informed(targets[s:s + 256]) for s in range(0, len(targets), 256)] or [self.effect._informed([])])
+# %% ../nbs/08b_composed.ipynb #ee52365f
+@patch_to(Composed)
+def fit(self:Composed, means:ad.AnnData, # perturbations x genes from `aggregate` (control included)
+        *, proportions:pd.DataFrame|None=None, # program proportions by perturbation, or None
+        cells=None, # training cells: an h5ad path or an AnnData with obs['gene']
+        quiet:bool=False):
+    "Fit the three parts on the training means, real training cells and proportions"
+    if cells is None: raise InputError(f"the {self.name!r} model needs the training cells: fit(..., cells=<h5ad path or AnnData>)")
+    genes = [str(g) for g in means.var_names]
+    perts = [str(p) for p in means.obs_names]
+    ctrl = sample_pool(cells, [self.control], n=self.spec['n_ctrl_cells'], genes=genes, seed=self.seed)
+    pert = labels = None
+    if self.cell_model.source == 'perturbed': pert = sample_pool(cells, [p for p in perts if p != self.control], n=self.cell_model.n_pool, genes=genes, seed=self.seed)
+    if self.cell_model.source == 'groups': pert, labels = sample_groups(cells, perts, n=self.cell_model.per_pert, genes=genes, seed=self.seed)
+    d = FitData(means, control=self.control, ctrl_cells=ctrl, pert_cells=pert, pert_labels=labels, proportions=proportions, ctrl_from_cells=self.spec['ctrl_mean'] == 'cells')
+    self.effect.fit(d); self.cell_model.fit(d); self.prop_model.fit(d, self.effect)
+    self.genes, self.train_perturbations = genes, d.perts
+    n_out = sum(p not in set(genes) for p in d.perts)
+    if n_out: say(f"{n_out} perturbation(s) do not target a measured gene: their effects are used, but such a target gets the fallback when predicted", quiet=quiet)
+    self.noise_std = np.asarray(ctrl, np.float64).std(0, ddof=1)
+    say(f"fitted effect {self.spec['effect']!r} (alpha {self.effect.alpha:g}, beta {self.effect.beta:g}), cells {self.spec['cells']!r}, proportions {self.spec['props']!r}", quiet=quiet)
+    return self
 
-    def predict(self, targets, *, quiet:bool=False)->ad.AnnData:
-        "Predicted mean expression of each target (targets x genes, obs['fallback'])"
-        self._check_fitted()
-        targets = [str(t) for t in targets]
-        return ad.AnnData(X=self.effect.predict(targets), obs=pd.DataFrame({'fallback': self.is_fallback(targets)}, index=pd.Index(targets, name=PERT_KEY)),
-                          var=pd.DataFrame(index=pd.Index(self.genes)))
+# %% ../nbs/08b_composed.ipynb #cfc7e629
+@patch_to(Composed)
+def is_fallback(self:Composed, targets)->np.ndarray:
+    "True for each target that gets the fallback (no target-specific prediction)"
+    self._check_fitted()
+    targets = [str(t) for t in targets]      # 256 at a time: the parts' raw predictions of all targets at once would take GBs
+    return ~np.concatenate([self.effect._informed(targets[s:s + 256]) for s in range(0, len(targets), 256)] or [self.effect._informed([])])
 
-    def sample_cells(self, targets, *, n_cells:int=N_CELLS, seed:int=0, genes=None)->np.ndarray:
-        "`n_cells` cells per target from the cell model ((targets * n_cells) x genes, float32; unknown genes are 0)"
-        self._check_fitted()
-        targets = [str(t) for t in targets]
-        mu = self.effect.predict(targets)
-        if genes is None: return self.cell_model.cells(mu, targets, n_cells=n_cells, seed=seed)
-        genes = tuple(str(g) for g in genes)       # the positions are kept for the next call: `infer` asks for the same genes chunk after chunk
-        if getattr(self, '_out_genes', (None,))[0] != genes: self._out_genes = (genes, pd.Index(self.genes).get_indexer(pd.Index(genes)))
-        idx = self._out_genes[1]; ok = np.flatnonzero(idx >= 0)
-        if len(ok) == len(idx): return self.cell_model.cells(mu[:, idx], targets, n_cells=n_cells, seed=seed, cols=idx)     # every gene known: no copy
-        out = np.zeros((len(targets) * n_cells, len(idx)), np.float32)
-        out[:, ok] = self.cell_model.cells(mu[:, idx[ok]], targets, n_cells=n_cells, seed=seed, cols=idx[ok])
-        return out
+@patch_to(Composed)
+def predict(self:Composed, targets, *, quiet:bool=False)->ad.AnnData:
+    "Predicted mean expression of each target (targets x genes, obs['fallback'])"
+    self._check_fitted()
+    targets = [str(t) for t in targets]
+    return ad.AnnData(X=self.effect.predict(targets), obs=pd.DataFrame({'fallback': self.is_fallback(targets)}, index=pd.Index(targets, name=PERT_KEY)),
+                      var=pd.DataFrame(index=pd.Index(self.genes)))
 
-    def predict_proportions(self, targets, *, raw:bool=False)->pd.DataFrame|None:
-        "Predicted program proportions (PRED_PROP_COLS, made valid), or None without programs"
-        self._check_fitted()
-        df = self.prop_model.predict([str(t) for t in targets], self.effect, self._label_cells if self.prop_model.needs_cells else None)
-        if df is None: return None
-        df = df.reset_index()
-        return df if raw else finalize_proportions(df)
+# %% ../nbs/08b_composed.ipynb #febbd676
+@patch_to(Composed)
+def sample_cells(self:Composed, targets, *, n_cells:int=N_CELLS, seed:int=0, genes=None)->np.ndarray:
+    "`n_cells` cells per target from the cell model ((targets * n_cells) x genes, float32; unknown genes are 0)"
+    self._check_fitted()
+    targets = [str(t) for t in targets]
+    mu = self.effect.predict(targets)
+    if genes is None: return self.cell_model.cells(mu, targets, n_cells=n_cells, seed=seed)
+    genes = tuple(str(g) for g in genes)       # the positions are kept for the next call: `infer` asks for the same genes chunk after chunk
+    if getattr(self, '_out_genes', (None,))[0] != genes: self._out_genes = (genes, pd.Index(self.genes).get_indexer(pd.Index(genes)))
+    idx = self._out_genes[1]; ok = np.flatnonzero(idx >= 0)
+    if len(ok) == len(idx): return self.cell_model.cells(mu[:, idx], targets, n_cells=n_cells, seed=seed, cols=idx)     # every gene known: no copy
+    out = np.zeros((len(targets) * n_cells, len(idx)), np.float32)
+    out[:, ok] = self.cell_model.cells(mu[:, idx[ok]], targets, n_cells=n_cells, seed=seed, cols=idx[ok])
+    return out
 
-    def _label_cells(self, targets):
-        "The predicted cells of `targets` (obs[PERT_KEY]) and the real cells the cell model keeps, as AnnData over the model's genes"
-        var = pd.DataFrame(index=pd.Index(self.genes))
-        pred = ad.AnnData(X=self.sample_cells(targets), obs=pd.DataFrame({PERT_KEY: np.repeat(targets, N_CELLS)}, index=[f'p{i}' for i in range(len(targets) * N_CELLS)]), var=var)
-        return pred, ad.AnnData(X=np.asarray(self.cell_model.pool, np.float32), var=var)
+# %% ../nbs/08b_composed.ipynb #7ef8de81
+@patch_to(Composed)
+def predict_proportions(self:Composed, targets, *, raw:bool=False)->pd.DataFrame|None:
+    "Predicted program proportions (PRED_PROP_COLS, made valid), or None without programs"
+    self._check_fitted()
+    df = self.prop_model.predict([str(t) for t in targets], self.effect, self._label_cells if self.prop_model.needs_cells else None)
+    if df is None: return None
+    df = df.reset_index()
+    return df if raw else finalize_proportions(df)
 
-    def describe(self)->str:
-        "The method description of the fitted parts"
-        self._check_fitted()
-        s = [f"The training cells are averaged per perturbation, giving the mean log-normalised expression of each of the {len(self.train_perturbations)} "
-             "training perturbations" + (f"; the control mean is the mean of {self.spec['n_ctrl_cells']} control cells drawn at random with a fixed seed." if self.spec['ctrl_mean'] == 'cells' else " and of the control."), self.effect.describe(), self.cell_model.describe()]
-        if self.prop_model.fitted:
-            s.append(self.prop_model.describe() + " The proportions are then renormalised so that pre_adipo, adipo and other sum to one and lipo does not exceed adipo.")
-        return ' '.join(s)
+@patch_to(Composed)
+def _label_cells(self:Composed, targets):
+    "The predicted cells of `targets` (obs[PERT_KEY]) and the real cells the cell model keeps, as AnnData over the model's genes"
+    var = pd.DataFrame(index=pd.Index(self.genes))
+    pred = ad.AnnData(X=self.sample_cells(targets), obs=pd.DataFrame({PERT_KEY: np.repeat(targets, N_CELLS)}, index=[f'p{i}' for i in range(len(targets) * N_CELLS)]), var=var)
+    return pred, ad.AnnData(X=np.asarray(self.cell_model.pool, np.float32), var=var)
 
-    def method_description(self)->str:
-        "The submission's `Method description.md` text (headings Method Description, Rationale, Data and Resources Used), from the parts"
-        sents = lambda t: ' '.join(x.strip() for x in t.split('\n') if x.strip())
-        desc = (f"The submission is a composed model of the obesity_nbdev library, carried inline in this notebook: the effect model {self.spec['effect']!r}, "
-                f"the cell model {self.spec['cells']!r} and the proportion model {self.spec['props']!r}, chosen by cross-validation over the training perturbations. "
-                "The training cells are first averaged per perturbation, using the first 300 cells of each perturbation in file order, which gives the mean "
-                "log-normalised expression of every training perturbation; " + (f"the control mean is the mean of {self.spec['n_ctrl_cells']} control cells drawn at random with a fixed seed. "
-                if self.spec['ctrl_mean'] == 'cells' else "the control mean is the control's row. ")
-                + self.effect.describe() + ' ' + self.cell_model.describe() + ' '
-                + (self.prop_model.describe() + " The predicted proportions are then renormalised so that pre_adipo, adipo and other sum to one and lipo never exceeds adipo."))
-        why = ("Cross-validation over held-out training perturbations, scored with the platform's three metrics against the control mean, the perturbed mean, "
-               "the quickstarter's baseline and a noise ceiling, showed that most single-gene knockouts move the transcriptome only a little, so that the control "
-               "mean is a strong prediction of their mean profile and a model must beat it to be useful. "
-               + ' '.join(_WHY['effect'][e] for e in [self.spec['effect']] + list(getattr(self.effect, 'parts', []))) + ' '
-               + ("Shrinking toward the control mean keeps the prediction close to what is certain when the evidence is weak. " if self.spec['effect'] not in ('control', 'perturbed') else '')
-               + _WHY['cells'].get(self.spec['cells'], '') + ' ' + _WHY['props'].get(self.spec['props'], ''))
-        data = ("The model is trained only on the challenge's training file obesity_challenge_1.h5ad, using its log-normalised expression matrix X and the perturbation labels in obs['gene']. "
-                "The program proportions of the training perturbations come from the provided program_proportion.csv. "
-                "The list of perturbations to predict and the list and order of output genes come from predict_perturbations.txt and genes_to_predict.txt. "
-                "No external dataset, pretrained model, gene annotation or network resource is used, and nothing is downloaded at run time. "
-                "The code depends only on numpy, pandas, scipy, scikit-learn, anndata, scanpy, h5py, psutil and tqdm. "
-                "The predictions are written to prediction.h5ad chunk by chunk in float32, 100 cells for each perturbation to predict. "
-                "Every random draw is seeded, so that training twice on the same data gives the same model and the same predictions.")
-        return f"# Method Description\n\n{sents(desc)}\n\n# Rationale\n\n{why}\n\n# Data and Resources Used\n\n{data}\n"
+# %% ../nbs/08b_composed.ipynb #f2c7f810
+@patch_to(Composed)
+def describe(self:Composed)->str:
+    "The method description of the fitted parts"
+    self._check_fitted()
+    s = [f"The training cells are averaged per perturbation, giving the mean log-normalised expression of each of the {len(self.train_perturbations)} "
+         "training perturbations" + (f"; the control mean is the mean of {self.spec['n_ctrl_cells']} control cells drawn at random with a fixed seed." if self.spec['ctrl_mean'] == 'cells' else " and of the control."), self.effect.describe(), self.cell_model.describe()]
+    if self.prop_model.fitted:
+        s.append(self.prop_model.describe() + " The proportions are then renormalised so that pre_adipo, adipo and other sum to one and lipo does not exceed adipo.")
+    return ' '.join(s)
 
-    def save(self, model_dir):
-        "Save the parts' arrays (model.npz) and names and parameters (model.json)"
-        self._check_fitted()
-        arrays = {f'{p}__{k}': v for p, part in (('effect', self.effect), ('cells', self.cell_model), ('props', self.prop_model)) for k, v in part.arrays().items()}
-        save_model_files(model_dir, self.name, params=self.params, arrays=arrays | dict(noise_std=self.noise_std),
-                         meta=dict(genes=self.genes, train_perturbations=self.train_perturbations,
-                                   parts=dict(effect=self.effect.meta(), cells=self.cell_model.meta(), props=self.prop_model.meta())))
+@patch_to(Composed)
+def method_description(self:Composed)->str:
+    "The submission's `Method description.md` text (headings Method Description, Rationale, Data and Resources Used), from the parts"
+    sents = lambda t: ' '.join(x.strip() for x in t.split('\n') if x.strip())
+    desc = (f"The submission is a composed model of the obesity_nbdev library, carried inline in this notebook: the effect model {self.spec['effect']!r}, "
+            f"the cell model {self.spec['cells']!r} and the proportion model {self.spec['props']!r}, chosen by cross-validation over the training perturbations. "
+            "The training cells are first averaged per perturbation, using the first 300 cells of each perturbation in file order, which gives the mean "
+            "log-normalised expression of every training perturbation; " + (f"the control mean is the mean of {self.spec['n_ctrl_cells']} control cells drawn at random with a fixed seed. "
+            if self.spec['ctrl_mean'] == 'cells' else "the control mean is the control's row. ")
+            + self.effect.describe() + ' ' + self.cell_model.describe() + ' '
+            + (self.prop_model.describe() + " The predicted proportions are then renormalised so that pre_adipo, adipo and other sum to one and lipo never exceeds adipo."))
+    why = ("Cross-validation over held-out training perturbations, scored with the platform's three metrics against the control mean, the perturbed mean, "
+           "the quickstarter's baseline and a noise ceiling, showed that most single-gene knockouts move the transcriptome only a little, so that the control "
+           "mean is a strong prediction of their mean profile and a model must beat it to be useful. "
+           + ' '.join(_WHY['effect'][e] for e in [self.spec['effect']] + list(getattr(self.effect, 'parts', []))) + ' '
+           + ("Shrinking toward the control mean keeps the prediction close to what is certain when the evidence is weak. " if self.spec['effect'] not in ('control', 'perturbed') else '')
+           + _WHY['cells'].get(self.spec['cells'], '') + ' ' + _WHY['props'].get(self.spec['props'], ''))
+    data = ("The model is trained only on the challenge's training file obesity_challenge_1.h5ad, using its log-normalised expression matrix X and the perturbation labels in obs['gene']. "
+            "The program proportions of the training perturbations come from the provided program_proportion.csv. "
+            "The list of perturbations to predict and the list and order of output genes come from predict_perturbations.txt and genes_to_predict.txt. "
+            "No external dataset, pretrained model, gene annotation or network resource is used, and nothing is downloaded at run time. "
+            "The code depends only on numpy, pandas, scipy, scikit-learn, anndata, scanpy, h5py, psutil and tqdm. "
+            "The predictions are written to prediction.h5ad chunk by chunk in float32, 100 cells for each perturbation to predict. "
+            "Every random draw is seeded, so that training twice on the same data gives the same model and the same predictions.")
+    return f"# Method Description\n\n{sents(desc)}\n\n# Rationale\n\n{why}\n\n# Data and Resources Used\n\n{data}\n"
 
-    @classmethod
-    def load(cls, model_dir):
-        "Load a model saved by `save`"
-        m, doc, a, where = model_from_files(cls, model_dir)
-        genes, meta = doc.get('genes'), doc.get('parts')
-        if not (isinstance(genes, list) and isinstance(meta, dict)): raise InputError(f"{where}: missing gene names or parts")
-        part = lambda p: {k[len(p) + 2:]: v for k, v in a.items() if k.startswith(p + '__')}
-        try:
-            m.effect.set_state(genes, m.control, part('effect'), meta.get('effect', {}))
-            m.cell_model.set_state(part('cells'), meta.get('cells', {}))
-            m.prop_model.set_state(part('props'), meta.get('props', {}))
-        except KeyError as e: raise InputError(f"{MODEL_NPZ} in {Path(model_dir)}: missing array {e}") from None
-        if 'noise_std' not in a or a['noise_std'].shape != (len(genes),) or a['effect__ctrl'].shape != (len(genes),):
-            raise InputError(f"{where}: gene names do not match the arrays of {MODEL_NPZ}")
-        m.genes, m.train_perturbations, m.noise_std = [str(g) for g in genes], [str(p) for p in doc.get('train_perturbations', [])], a['noise_std']
-        return m
+# %% ../nbs/08b_composed.ipynb #476b4612
+@patch_to(Composed)
+def save(self:Composed, model_dir):
+    "Save the parts' arrays (model.npz) and names and parameters (model.json)"
+    self._check_fitted()
+    arrays = {f'{p}__{k}': v for p, part in (('effect', self.effect), ('cells', self.cell_model), ('props', self.prop_model)) for k, v in part.arrays().items()}
+    save_model_files(model_dir, self.name, params=self.params, arrays=arrays | dict(noise_std=self.noise_std),
+                     meta=dict(genes=self.genes, train_perturbations=self.train_perturbations,
+                               parts=dict(effect=self.effect.meta(), cells=self.cell_model.meta(), props=self.prop_model.meta())))
+
+@patch_to(Composed, cls_method=True)
+def load(cls, model_dir):
+    "Load a model saved by `save`"
+    m, doc, a, where = model_from_files(cls, model_dir)
+    genes, meta = doc.get('genes'), doc.get('parts')
+    if not (isinstance(genes, list) and isinstance(meta, dict)): raise InputError(f"{where}: missing gene names or parts")
+    part = lambda p: {k[len(p) + 2:]: v for k, v in a.items() if k.startswith(p + '__')}
+    try:
+        m.effect.set_state(genes, m.control, part('effect'), meta.get('effect', {}))
+        m.cell_model.set_state(part('cells'), meta.get('cells', {}))
+        m.prop_model.set_state(part('props'), meta.get('props', {}))
+    except KeyError as e: raise InputError(f"{MODEL_NPZ} in {Path(model_dir)}: missing array {e}") from None
+    if 'noise_std' not in a or a['noise_std'].shape != (len(genes),) or a['effect__ctrl'].shape != (len(genes),):
+        raise InputError(f"{where}: gene names do not match the arrays of {MODEL_NPZ}")
+    m.genes, m.train_perturbations, m.noise_std = [str(g) for g in genes], [str(p) for p in doc.get('train_perturbations', [])], a['noise_std']
+    return m
 
 # %% ../nbs/08b_composed.ipynb #d5b4cee8
 PRESETS = {}

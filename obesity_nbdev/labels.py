@@ -319,7 +319,7 @@ def label_agreement(reference:pd.DataFrame, # cells x 0/1 PROGRAMS (e.g. a scree
                    )->dict: # cell_agreement, lipo_agreement, adipo_proportion_r, n_cells, n_perturbations
     "How far two labellings agree: per cell (compartment; lipo) and per perturbation (adipo proportion)"
     if len(reference) != len(labels): raise InputError(f"reference has {len(reference)} cells, labels {len(labels)}")
-    comp = lambda d: np.argmax(d[['pre_adipo', 'adipo', 'other']].to_numpy(), axis=1)
+    comp = lambda d: np.argmax(d[PROGRAMS[:3]].to_numpy(), axis=1)
     r, l = reference.reset_index(drop=True), labels.reset_index(drop=True)
     out = dict(cell_agreement=float((comp(r) == comp(l)).mean()), lipo_agreement=float((r.lipo.to_numpy() == l.lipo.to_numpy()).mean()),
                n_cells=len(r))
@@ -363,7 +363,7 @@ def plot_label_proportions(labels:pd.DataFrame, # 0/1 PROGRAMS per cell, with `p
     props = proportions_from_labels(labels, pert_key=pert_key).sort_values('adipo', ascending=False).head(max_perturbations)
     fig = Figure(figsize=(max(5, 0.25 * len(props) + 2), 3.4), layout='constrained')
     ax, x, bottom = fig.add_subplot(), np.arange(len(props)), np.zeros(len(props))
-    for c in ('pre_adipo', 'adipo', 'other'):
+    for c in PROGRAMS[:3]:
         ax.bar(x, props[c], bottom=bottom, color=_COLOURS[c], label=c, width=0.85); bottom += props[c].to_numpy()
     ax.bar(x, props['lipo'], bottom=props['pre_adipo'].to_numpy(), color=_COLOURS['lipo'], width=0.35, label='lipo')
     ax.set_xticks(x, props[pert_key], rotation=90, fontsize=7); ax.set(ylabel='fraction of cells', ylim=(0, 1))
