@@ -83,7 +83,7 @@ def register_effect(name):
 
 class Effect:
     "Shell of an effect model: shrinkage toward the control mean and the fallback, chosen by inner CV"
-    name, arrays_needed = 'effect', ()
+    name = 'effect'
     def __init__(self, *, alpha='cv', # weight of the raw prediction (1: none shrunk, 0: the control mean); 'cv' chooses it
                  beta='cv', # fallback = control + beta (centroid - control); 'cv' chooses it
                  inner_folds:int=5, # folds of the inner cross-validation
