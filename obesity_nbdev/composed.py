@@ -462,6 +462,7 @@ def project_nonneg(block:np.ndarray, # cells x genes, already moved to the targe
         b = np.maximum(b + np.where((b > 0) | (d > 0), step, 0), 0)
     return b
 
+# %% ../nbs/08b_composed.ipynb #1d8e4327
 @register_cells('control')
 class ControlCells:
     "Real control cells moved to the predicted mean"
@@ -513,6 +514,7 @@ class ControlCells:
                 "each target 100 of them are drawn (seeded by the target's name), centred on their own mean and moved to the target's predicted mean, keeping the "
                 "sparsity and gene-gene covariance of real cells." + fl)
 
+# %% ../nbs/08b_composed.ipynb #4d94a4ba
 @register_cells('pooled')
 class PooledCells(ControlCells):
     "Real perturbed training cells moved to the predicted mean (the `sampled` model's cells)"
@@ -591,6 +593,7 @@ def register_proportions(name):
     def _reg(cls): cls.name = name; PROPORTIONS[name] = cls; return cls
     return _reg
 
+# %% ../nbs/08b_composed.ipynb #83a06041
 @register_proportions('median')
 class MedianProportions:
     "The per-program median of the training perturbations"
@@ -631,12 +634,14 @@ class MedianProportions:
         return self._describe() + (f" The prediction is pulled toward the per-program median of the training perturbations with weight {self.shrink:g}." if self.shrink else '')
     def _describe(self): return "Program proportions are predicted as the per-program median over the training perturbations, the constant that minimises an L1 loss."
 
+# %% ../nbs/08b_composed.ipynb #9c419a5f
 @register_proportions('nc')
 class NCProportions(MedianProportions):
     "The control's proportions"
     def _raw(self, targets, effect): return np.tile(self.nc, (len(targets), 1))
     def _describe(self): return "Program proportions are predicted as those of the control cells."
 
+# %% ../nbs/08b_composed.ipynb #a2477f1e
 @register_proportions('weighted')
 class WeightedProportions(MedianProportions):
     "Training proportions weighted by the effect model's similarity weights"
@@ -653,6 +658,7 @@ class WeightedProportions(MedianProportions):
     def _describe(self): return ("Program proportions are the average of the training perturbations' proportions weighted by the effect model's similarity "
                                  "weights; a target without weights gets the per-program median of the training perturbations.")
 
+# %% ../nbs/08b_composed.ipynb #aca73fdf
 @register_proportions('pcaridge')
 class PCARidgeProportions(MedianProportions):
     "The quickstarter's PCA-ridge proportion map"
