@@ -785,6 +785,7 @@ def fit(self:Composed, means:ad.AnnData, # perturbations x genes from `aggregate
     if cells is None: raise InputError(f"the {self.name!r} model needs the training cells: fit(..., cells=<h5ad path or AnnData>)")
     genes = [str(g) for g in means.var_names]
     perts = [str(p) for p in means.obs_names]
+    cells = CellSource(cells)                 # obs and var names read once for every draw below
     ctrl = sample_pool(cells, [self.control], n=self.spec['n_ctrl_cells'], genes=genes, seed=self.seed)
     pert = labels = None
     if self.cell_model.source == 'perturbed': pert = sample_pool(cells, [p for p in perts if p != self.control], n=self.cell_model.n_pool, genes=genes, seed=self.seed)

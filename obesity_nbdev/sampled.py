@@ -18,13 +18,13 @@ __all__ = ['POOLS', 'sample_pool', 'sample_groups', 'reference_cells', 'referenc
 
 # %% ../nbs/08a_sampled.ipynb #d7c1071d
 def _pool_source(cells, genes, pert_key):
-    "The CellSource of `cells`, the column numbers of `genes` (default: all) and each cell's perturbation"
-    src = CellSource(cells)
+    "The CellSource of `cells` (made once by a caller that draws several times), the column numbers of `genes` (default: all) and each cell's perturbation"
+    src = cells if isinstance(cells, CellSource) else CellSource(cells)
     if pert_key not in src.obs.columns: raise InputError(f"{src.name}: obs column {pert_key!r} not found")
     cols = np.arange(len(src.var_names)) if genes is None else src.columns(genes)
     return src, cols, src.obs[pert_key].astype(str).to_numpy()
 
-def sample_pool(cells, # training cells: an h5ad path or an AnnData with obs[pert_key]
+def sample_pool(cells, # training cells: an h5ad path, an AnnData with obs[pert_key] or their CellSource
                 perturbations, # perturbations whose cells may be drawn
                 *, n:int=500, # cells to draw (all of them when there are fewer)
                 genes=None, # gene names (columns), in order; default: all
@@ -39,7 +39,7 @@ def sample_pool(cells, # training cells: an h5ad path or an AnnData with obs[per
     return np.asarray(src.rows(draw_cells(rows, n, seed=seed), cols), dtype)
 
 # %% ../nbs/08a_sampled.ipynb #289a692b
-def sample_groups(cells, # training cells: an h5ad path or an AnnData with obs[pert_key]
+def sample_groups(cells, # training cells: an h5ad path, an AnnData with obs[pert_key] or their CellSource
                   perturbations, # perturbations whose cells are drawn
                   *, n:int=30, # cells per perturbation (all of them when it has fewer)
                   genes=None, # gene names (columns), in order; default: all
@@ -64,12 +64,13 @@ def reference_cells(train_h5ad, # training cells: an h5ad path or an AnnData
                    )->dict: # {'control_cells': fn, 'centroid_noise': fn}, fn(perturbations) -> list of cells x genes
     "The two reference predictors: the same control cells for every perturbation, and the perturbed centroid plus noise"
     genes, centroid = list(genes), np.asarray(centroid, np.float64)
-    obs = CellSource(train_h5ad).obs
+    src = CellSource(train_h5ad)         # read once for the names and both draws
+    obs = src.obs
     if pert_key not in obs.columns: raise InputError(f"training cells: obs column {pert_key!r} not found")
     names = pd.unique(obs[pert_key].astype(str))
     if control not in set(names): raise InputError(f"training cells: no {control!r} cells in obs[{pert_key!r}]")
-    ctrl = sample_pool(train_h5ad, [control], n=n_cells, genes=genes, pert_key=pert_key, seed=seed, dtype=np.float64)
-    pert = sample_pool(train_h5ad, [p for p in names if p != control], n=max_cells, genes=genes, pert_key=pert_key, seed=seed, dtype=np.float64)
+    ctrl = sample_pool(src, [control], n=n_cells, genes=genes, pert_key=pert_key, seed=seed, dtype=np.float64)
+    pert = sample_pool(src, [p for p in names if p != control], n=max_cells, genes=genes, pert_key=pert_key, seed=seed, dtype=np.float64)
     if len(pert) < 2: raise InputError("training cells: fewer than 2 perturbed cells")
     sd, rng = pert.std(axis=0, ddof=1), np.random.default_rng(seed)
     noisy = lambda perts: [np.clip(centroid + rng.normal(size=(n_cells, len(genes))) * sd, 0, None) for _ in perts]
