@@ -146,25 +146,26 @@ def run(data_dir=None, # a data folder in the competition layout (None: write th
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise InputError(f"{out}: output folder is not empty (use --force to replace its run)")
-    for sub in ('model', 'prediction', 'prediction_all'): shutil.rmtree(out/sub, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    data = Path(data_dir) if data_dir is not None else make_screen(out/'data', scale=scale, seed=seed, quiet=quiet)
-    folder = open_folder(data, quiet=True)          # fit_model opens it again and prints its summary and warnings
-    fitted = fit_model(data, out/'model', model=model, quiet=quiet)
-    res = dict(data=data, model=out/'model', scorecard=out/'scorecard.json')
-    runs = [('local', folder.local_perturbations, 'prediction')]
-    if folder.hidden_gtruth is not None: runs.append(('hidden', folder.predict_perturbations, 'prediction_all'))
-    for which, targets, sub in runs:
-        if not targets: continue
-        pred = out/sub
-        pred.mkdir()
-        write_platform_files(fitted, pred/PRED_FILES['h5ad'], pred/PRED_FILES['csv'], targets, folder.genes_to_predict,
-                             seed=seed, quiet=quiet)
-        problems = check_prediction(pred, predict_perturbations=targets, genes_to_predict=folder.genes_to_predict,
-                                    programs=folder.has_programs)
-        if problems: raise RuntimeError(f"the prediction in {pred} fails the platform checks: {problems[0]}")
-        res[which] = dict(prediction=pred, n_perturbations=len(targets),
-                          score=score_folder(data, pred, genes=min(1000, len(folder.genes_to_predict)), gtruth=which, quiet=quiet))
-    cards = {w: res[w]['score'] for w in ('local', 'hidden') if w in res}
-    with atomic_path(res['scorecard']) as tmp: Path(tmp).write_text(json.dumps(cards, indent=1, default=float))
+    if data_dir is not None and out.resolve() in Path(data_dir).resolve().parents:
+        raise InputError(f"{data_dir}: the data folder is inside the output folder {out}, which a new run replaces; move it or choose another output folder")
+    with atomic_dir(out, replace=True) as tmp:       # the run is written beside `out`: a run that fails leaves the earlier one as it was
+        data = Path(data_dir) if data_dir is not None else make_screen(tmp/'data', scale=scale, seed=seed, quiet=quiet)
+        folder = open_folder(data, quiet=True)          # fit_model opens it again and prints its summary and warnings
+        fitted = fit_model(data, tmp/'model', model=model, quiet=quiet)
+        res = dict(data=Path(data_dir) if data_dir is not None else out/'data', model=out/'model', scorecard=out/'scorecard.json')
+        runs = [('local', folder.local_perturbations, 'prediction')]
+        if folder.hidden_gtruth is not None: runs.append(('hidden', folder.predict_perturbations, 'prediction_all'))
+        for which, targets, sub in runs:
+            if not targets: continue
+            pred = tmp/sub
+            pred.mkdir()
+            write_platform_files(fitted, pred/PRED_FILES['h5ad'], pred/PRED_FILES['csv'], targets, folder.genes_to_predict,
+                                 seed=seed, quiet=quiet)
+            problems = check_prediction(pred, predict_perturbations=targets, genes_to_predict=folder.genes_to_predict,
+                                        programs=folder.has_programs)
+            if problems: raise RuntimeError(f"the prediction in {out/sub} fails the platform checks: {problems[0]}")
+            res[which] = dict(prediction=out/sub, n_perturbations=len(targets),
+                              score=score_folder(data, pred, genes=min(1000, len(folder.genes_to_predict)), gtruth=which, quiet=quiet))
+        cards = {w: res[w]['score'] for w in ('local', 'hidden') if w in res}
+        (tmp/'scorecard.json').write_text(json.dumps(cards, indent=1, default=float))
     return res
