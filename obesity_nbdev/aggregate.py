@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 import anndata as ad
 from .core import *
+from .core import _spans
 
 # %% auto #0
 __all__ = ['aggregate']
@@ -114,14 +115,15 @@ def aggregate(src, # an h5ad path, a backed AnnData or an in-memory AnnData of c
         raise InputError(f"max_cells must be a positive integer or None, got {max_cells!r}")
     if int(chunk_rows) != chunk_rows or chunk_rows < 1: raise InputError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
     cs = CellSource(src, layer=layer)
-    obs, var_names, name, rows = cs.obs, cs.var_names, cs.name, lambda: cs.blocks(int(chunk_rows))
+    obs, var_names, name = cs.obs, cs.var_names, cs.name
     if pert_key not in obs.columns: raise InputError(f"obs column {pert_key!r} not found in {name}")
     labels = obs[pert_key].astype('category')
     cats, codes = labels.cat.categories, labels.cat.codes.to_numpy().astype(np.int64)
     keep = _kept_cells(codes, max_cells)
+    rows = lambda: cs.blocks(int(chunk_rows), keep=keep, reuse=3)   # the reader, the queue and this loop hold one block each
     n_cats = len(cats)
     sums = np.zeros((n_cats, len(var_names)), np.float64)
-    n_chunks = -(-len(codes) // int(chunk_rows))
+    n_chunks = len(_spans(0, len(codes), int(chunk_rows), keep))
     for s, blk in progress(_ahead(rows), quiet=quiet, total=n_chunks, desc=f'aggregating {name}', unit='block'):
         vals = blk.data if sp.issparse(blk) else blk
         if not np.isfinite(np.add.reduce(vals, axis=None)):      # a sum is finite only when every value is: look closer

@@ -240,31 +240,57 @@ def matrix_shape(path, # an .h5ad file
         return tuple(int(s) for s in (e.attrs['shape'] if isinstance(e, h5py.Group) else e.shape))
 
 # %% ../nbs/00_core.ipynb #863629dc
+def _runs(sorted_rows, gap):
+    "Split sorted row numbers into (start, stop) ranges, merging runs separated by at most `gap` rows"
+    if len(sorted_rows) == 0: return []
+    cut = np.flatnonzero(np.diff(sorted_rows) > gap + 1) + 1
+    return [(int(r[0]), int(r[-1]) + 1) for r in np.split(sorted_rows, cut)]
+
+def _spans(lo:int, hi:int, # the range of rows
+           chunk_rows:int, # rows per block at most
+           keep:np.ndarray|None=None, # boolean mask over all rows: only blocks that hold a wanted row
+           gap:int=8, # unwanted rows between two wanted runs that are read rather than skipped
+          )->list: # (start, stop) of each block
+    "The blocks of rows a streaming pass reads"
+    if keep is None: runs = [(lo, hi)]
+    else: runs = _runs(lo + np.flatnonzero(np.asarray(keep, bool)[lo:hi]), gap)
+    return [(s, min(s + chunk_rows, b)) for a, b in runs for s in range(a, b, chunk_rows)]
+
 def iter_rows(path, # an .h5ad file
               key:str='X', # 'X' or 'layers/NAME'
               *, chunk_rows:int=4096, # rows per block
               rows:slice|None=None, # restrict to this contiguous range of rows
               dense:bool=False, # yield dense float64 blocks instead of CSR
+              keep:np.ndarray|None=None, # boolean mask over all rows: runs of unwanted rows are not read
+              reuse:int=0, # k > 0: CSR values (float64) and column numbers go into k buffers used in turn
              ):
     "Yield `(start, block)` over the rows of a CSR or dense matrix of an h5ad file, one block at a time"
     with _open_h5(path) as f:
         e = _matrix_elem(f, path, key)
         n, m = (e.attrs['shape'] if isinstance(e, h5py.Group) else e.shape)
         lo, hi = (0, n) if rows is None else (rows.start or 0, min(n, rows.stop if rows.stop is not None else n))
-        if isinstance(e, h5py.Group):
-            if e.attrs.get('encoding-type') != 'csr_matrix':
-                raise InputError(f"{Path(path).name}: {key} is {e.attrs.get('encoding-type')}, expected csr_matrix or dense")
-            indptr = e['indptr'][lo:hi+1]
-            for s in range(lo, hi, chunk_rows):
-                t = min(s + chunk_rows, hi)
-                a, b = int(indptr[s-lo]), int(indptr[t-lo])
-                blk = sp.csr_matrix((e['data'][a:b], e['indices'][a:b], indptr[s-lo:t-lo+1] - a), shape=(t-s, m))
-                yield s, (blk.toarray() if dense else blk)
-        else:
-            for s in range(lo, hi, chunk_rows):
-                t = min(s + chunk_rows, hi)
+        if keep is not None and len(keep) != n: raise InputError(f"{Path(path).name}: keep has {len(keep)} values for {n} rows")
+        spans = _spans(lo, hi, chunk_rows, keep)
+        if not isinstance(e, h5py.Group):
+            for s, t in spans:
                 blk = np.asarray(e[s:t])
                 yield s, (blk if dense else sp.csr_matrix(blk))
+            return
+        if e.attrs.get('encoding-type') != 'csr_matrix':
+            raise InputError(f"{Path(path).name}: {key} is {e.attrs.get('encoding-type')}, expected csr_matrix or dense")
+        indptr, D, I = e['indptr'][lo:hi+1], e['data'], e['indices']
+        ends = lambda s, t: (int(indptr[s-lo]), int(indptr[t-lo]))
+        if reuse:
+            cap = max([b - a for a, b in (ends(s, t) for s, t in spans)], default=0)
+            bufs = [(np.empty(cap), np.empty(cap, I.dtype)) for _ in range(int(reuse))]
+        for i, (s, t) in enumerate(spans):
+            a, b = ends(s, t)
+            if not reuse: vals, cols = D[a:b], I[a:b]
+            else:
+                vals, cols = (x[:b-a] for x in bufs[i % int(reuse)])
+                if b > a: D.read_direct(vals, np.s_[a:b]); I.read_direct(cols, np.s_[a:b])
+            blk = sp.csr_matrix((vals, cols, indptr[s-lo:t-lo+1] - a), shape=(t-s, m))
+            yield s, (blk.toarray() if dense else blk)
 
 # %% ../nbs/00_core.ipynb #ac0da42e
 def x_is_sparse(path, # an .h5ad file
@@ -274,12 +300,6 @@ def x_is_sparse(path, # an .h5ad file
     with h5py.File(path, 'r') as f:
         if key not in f: raise InputError(f"{Path(path).name}: no {key!r} matrix")
         return isinstance(f[key], h5py.Group)
-
-def _runs(sorted_rows, gap):
-    "Split sorted row numbers into (start, stop) ranges, merging runs separated by at most `gap` rows"
-    if len(sorted_rows) == 0: return []
-    cut = np.flatnonzero(np.diff(sorted_rows) > gap + 1) + 1
-    return [(int(r[0]), int(r[-1]) + 1) for r in np.split(sorted_rows, cut)]
 
 def read_rows(path, # an .h5ad file
               rows, # row numbers, any order, repeats allowed
@@ -303,10 +323,10 @@ def read_rows(path, # an .h5ad file
     return out[np.searchsorted(uniq, rows)]
 
 # %% ../nbs/00_core.ipynb #b6ef04d2
-def _memory_rows(M, chunk_rows):
-    "Yield `(start, block)` over the rows of an in-memory matrix"
-    for s in range(0, M.shape[0], chunk_rows):
-        blk = M[s:s+chunk_rows]
+def _memory_rows(M, chunk_rows, keep=None):
+    "Yield `(start, block)` over the rows of an in-memory matrix (only blocks holding a row of `keep`)"
+    for s, t in _spans(0, M.shape[0], chunk_rows, keep):
+        blk = M[s:t]
         yield s, (sp.csr_matrix(blk) if sp.issparse(blk) else np.asarray(blk))
 
 class CellSource:
@@ -330,9 +350,13 @@ class CellSource:
     def __len__(self): return len(self.obs)
 
     def blocks(self, chunk_rows:int=1024, # rows per block
+               *, keep:np.ndarray|None=None, # boolean mask over the rows: runs of unwanted rows are skipped
+               reuse:int=0, # a file's CSR blocks go into this many buffers used in turn (see `iter_rows`)
               ):
         "Yield `(start, block)` over the rows: CSR blocks of a sparse matrix, dense arrays of a dense one"
-        return _memory_rows(self.M, chunk_rows) if self.M is not None else iter_rows(self.path, self.key, chunk_rows=chunk_rows)
+        if keep is not None and len(keep) != len(self): raise InputError(f"{self.name}: keep has {len(keep)} values for {len(self)} rows")
+        if self.M is not None: return _memory_rows(self.M, chunk_rows, keep)
+        return iter_rows(self.path, self.key, chunk_rows=chunk_rows, keep=keep, reuse=reuse)
 
     def rows(self, rows, # row numbers, any order
              cols=None, # column numbers (default: all)
