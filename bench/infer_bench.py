@@ -73,7 +73,7 @@ def run_case(case, out, perts, genes, cells):
                               var=pd.DataFrame(index=gnames))
         model = SampledCells(n_pool=500).fit(means, cells=cells_ad, quiet=True)
         targets = [gnames[i % genes] for i in range(perts)]           # measured genes: the regression path, not the fallback
-        def cells_fn(ns): return model.sample_cells(ns, n_cells=cells, seed=0, genes=gnames)
+        def cells_fn(ns, out): return model.sample_cells(ns, n_cells=cells, seed=0, genes=gnames, out=out)
         t0 = time.perf_counter()                   # fitting is training, not writing
         write_prediction(out, None, targets, gnames, std=std, n_cells=cells, seed=0, quiet=True, cells_fn=cells_fn)
     elif case in 'bc':

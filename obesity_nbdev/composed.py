@@ -13,7 +13,7 @@ import anndata as ad
 from .core import *
 from .models import (PCARidge, register_model, save_model_files, model_from_files, MODEL_JSON, MODEL_NPZ,
                                   pca_embed, pca_ridge_fit, pca_ridge_predict, fallback_offset)
-from .sampled import sample_pool, sample_groups, pool_cells
+from .sampled import sample_pool, sample_groups, pool_cells, cell_buffer
 from .programs import finalize_proportions, proportion_table
 
 
@@ -481,15 +481,15 @@ class ControlCells:
         pick = draw_cells(len(src), self.n_pool, seed=self.seed)
         self.pool = np.ascontiguousarray(src[pick], np.float32)
         return self
-    def cells(self, means:np.ndarray, names, *, n_cells:int=N_CELLS, seed:int=0, cols=None)->np.ndarray:
-        "`n_cells` cells per row of `means` (over the pool's columns `cols`, default all)"
+    def cells(self, means:np.ndarray, names, *, n_cells:int=N_CELLS, seed:int=0, cols=None, out=None)->np.ndarray:
+        "`n_cells` cells per row of `means` (over the pool's columns `cols`, default all), in `out` when given"
         pool = self._columns(cols)
         if self.floor == 'project':
-            out = pool_cells(pool, means, names, n_cells=n_cells, seed=seed)
+            out = pool_cells(pool, means, names, n_cells=n_cells, seed=seed, out=out)
             for i in range(len(names)): out[i*n_cells:(i+1)*n_cells] = project_nonneg(out[i*n_cells:(i+1)*n_cells], means[i])
             return out
-        if self.floor != 'count': return pool_cells(pool, means, names, n_cells=n_cells, seed=seed, clip=self.floor == 'clip')
-        out = np.empty((len(names) * n_cells, pool.shape[1]), np.float32)
+        if self.floor != 'count': return pool_cells(pool, means, names, n_cells=n_cells, seed=seed, clip=self.floor == 'clip', out=out)
+        out = cell_buffer(out, (len(names) * n_cells, pool.shape[1]))
         for i, name in enumerate(names):       # the same draws as pool_cells
             j = pert_rng(seed, name).choice(len(pool), size=n_cells, replace=n_cells > len(pool))
             out[i*n_cells:(i+1)*n_cells] = count_shift(pool[j], np.asarray(means[i], np.float64))
@@ -547,13 +547,13 @@ class SimilarCells(ControlCells):
         self.E = np.stack([np.zeros_like(d.ctrl) if p == d.control else X[p] - d.ctrl for p in self.groups]).astype(np.float32)
         self.gmean = np.stack([self.pool[self.group == g].mean(0) for g in range(len(self.groups))])
         return self
-    def cells(self, means:np.ndarray, names, *, n_cells:int=N_CELLS, seed:int=0, cols=None)->np.ndarray:
-        "`n_cells` cells per row of `means` (over the columns `cols`, default all)"
+    def cells(self, means:np.ndarray, names, *, n_cells:int=N_CELLS, seed:int=0, cols=None, out=None)->np.ndarray:
+        "`n_cells` cells per row of `means` (over the columns `cols`, default all), in `out` when given"
         sel = (lambda a: a) if cols is None else (lambda a: np.ascontiguousarray(a[:, cols]))
         pool, E, gm, ctrl = self._columns(cols), sel(self.E[1:]), sel(self.gmean), (self.ctrl if cols is None else self.ctrl[cols])
         members = [np.flatnonzero(self.group == g) for g in range(len(self.groups))]
         En = np.linalg.norm(E, axis=1)
-        out = np.empty((len(names) * n_cells, pool.shape[1]), np.float32)
+        out = cell_buffer(out, (len(names) * n_cells, pool.shape[1]))
         for i, name in enumerate(names):
             mu = np.asarray(means[i], np.float32)
             e = mu - ctrl
@@ -817,17 +817,17 @@ def predict(self:Composed, targets, *, quiet:bool=False)->ad.AnnData:
 
 # %% ../nbs/08b_composed.ipynb #febbd676
 @patch_to(Composed)
-def sample_cells(self:Composed, targets, *, n_cells:int=N_CELLS, seed:int=0, genes=None)->np.ndarray:
-    "`n_cells` cells per target from the cell model ((targets * n_cells) x genes, float32; unknown genes are 0)"
+def sample_cells(self:Composed, targets, *, n_cells:int=N_CELLS, seed:int=0, genes=None, out=None)->np.ndarray:
+    "`n_cells` cells per target from the cell model ((targets * n_cells) x genes, float32; unknown genes are 0), in `out` when given"
     self._check_fitted()
     targets = [str(t) for t in targets]
     mu = self.effect.predict(targets)
-    if genes is None: return self.cell_model.cells(mu, targets, n_cells=n_cells, seed=seed)
+    if genes is None: return self.cell_model.cells(mu, targets, n_cells=n_cells, seed=seed, out=out)
     genes = tuple(str(g) for g in genes)       # the positions are kept for the next call: `infer` asks for the same genes chunk after chunk
     if getattr(self, '_out_genes', (None,))[0] != genes: self._out_genes = (genes, pd.Index(self.genes).get_indexer(pd.Index(genes)))
     idx = self._out_genes[1]; ok = np.flatnonzero(idx >= 0)
-    if len(ok) == len(idx): return self.cell_model.cells(mu[:, idx], targets, n_cells=n_cells, seed=seed, cols=idx)     # every gene known: no copy
-    out = np.zeros((len(targets) * n_cells, len(idx)), np.float32)
+    if len(ok) == len(idx): return self.cell_model.cells(mu[:, idx], targets, n_cells=n_cells, seed=seed, cols=idx, out=out)     # every gene known: no copy
+    out = cell_buffer(out, (len(targets) * n_cells, len(idx))); out[:] = 0
     out[:, ok] = self.cell_model.cells(mu[:, idx[ok]], targets, n_cells=n_cells, seed=seed, cols=idx[ok])
     return out
 

@@ -117,7 +117,7 @@ def write_prediction(path, # the .h5ad file to write (usually `prediction.h5ad`)
                      quiet:bool=False, # no progress bar
                      disk_free:int|None=None, # override the measured free disk bytes (resource guard)
                      ram_free:int|None=None, # override the measured available memory bytes (resource guard)
-                     cells_fn=None, # list of names -> their cells, (names * n_cells) x genes; replaces `predict_fn` and the noise (may run on several threads at once)
+                     cells_fn=None, # (names, out) -> their cells, (names * n_cells) x genes, filling the float32 buffer `out` or new; replaces `predict_fn` and the noise (may run on several threads at once)
                     )->Path:
     "Stream `n_cells` cells per perturbation into an h5ad file, a chunk of perturbations at a time"
     path = Path(path)
@@ -132,20 +132,21 @@ def write_prediction(path, # the .h5ad file to write (usually `prediction.h5ad`)
     check_resources(path, n_rows, n_genes, chunk_perts * n_cells, threads=max(0, int(threads)), disk_free=disk_free, ram_free=ram_free)
     chunks = _chunks(len(perts), chunk_perts)
     threads = max(0, int(threads))
-    # Gaussian cells are drawn into `threads + 1` reused buffers; a `cells_fn` returns its own arrays, so none are made for it
-    bufs = [np.empty((chunk_perts * n_cells, n_genes), np.float32) for _ in range(threads + 1)] if cells_fn is None else []
+    # `threads + 1` buffers reused chunk after chunk (a new array costs a page fault per page it touches)
+    bufs = [np.empty((chunk_perts * n_cells, n_genes), np.float32) for _ in range(threads + 1)]
     lock = threading.Lock()
 
     def make(k):
         s, e = chunks[k]
+        buf = bufs[k % len(bufs)][:(e - s) * n_cells]
         if cells_fn is not None:
-            c = np.asarray(cells_fn(perts[s:e]), np.float32)     # no lock: making cells is most of the work, and it runs on every thread
+            c = np.asarray(cells_fn(perts[s:e], buf), np.float32)     # no lock: making cells is most of the work, and it runs on every thread
             if c.shape != ((e - s) * n_cells, n_genes): raise InputError(f"cells_fn returned shape {c.shape}, expected {((e - s) * n_cells, n_genes)}")
             if not np.isfinite(c.sum()) and not np.isfinite(c).all(): raise InputError(f"cells_fn: cells not finite for perturbations {', '.join(perts[s:e][:10])}")
             return c
         with lock: m = predict_fn(perts[s:e])
         m = _check_means(m, perts[s:e], genes)
-        return _fill(bufs[k % len(bufs)][:(e - s) * n_cells], m, perts[s:e], std, n_cells, seed)
+        return _fill(buf, m, perts[s:e], std, n_cells, seed)
 
     with atomic_path(path) as tmp:
         with h5py.File(tmp, 'w') as f:

@@ -87,7 +87,7 @@ def write_platform_files(model, # a fitted model
     try:
         with _naming(h5ad_path):
             cells_fn = None if not hasattr(model, 'sample_cells') else (     # a model that makes its own cells (real cells, not noise)
-                lambda perts: model.sample_cells(perts, n_cells=n_cells, seed=seed, genes=genes))
+                lambda perts, out: model.sample_cells(perts, n_cells=n_cells, seed=seed, genes=genes, out=out))
             write_prediction(h5ad_path, predict_fn, perturbations, genes, std=std, n_cells=n_cells, seed=seed, quiet=quiet, cells_fn=cells_fn)
         written.append(Path(h5ad_path))
         props = model.predict_proportions(perturbations)

@@ -14,7 +14,8 @@ from .models import PCARidge, register_model, MODEL_NPZ
 from .programs import finalize_proportions, proportion_table
 
 # %% auto #0
-__all__ = ['POOLS', 'sample_pool', 'sample_groups', 'reference_cells', 'reference_proportions', 'pool_cells', 'SampledCells']
+__all__ = ['POOLS', 'sample_pool', 'sample_groups', 'reference_cells', 'reference_proportions', 'cell_buffer', 'pool_cells',
+           'SampledCells']
 
 # %% ../nbs/08a_sampled.ipynb #d7c1071d
 def _pool_source(cells, genes, pert_key):
@@ -87,18 +88,25 @@ def reference_proportions(train_props:pd.DataFrame, # training proportions (a ge
     return {k: None if r is None else pd.DataFrame({PERT_KEY: genes}).assign(**{c: float(r[c]) for c in PROGRAMS}) for k, r in rows.items()}
 
 # %% ../nbs/08a_sampled.ipynb #6fb3b508
+def cell_buffer(out, shape):
+    "`out` checked to be a float32 array of `shape`, or a new one"
+    if out is None: return np.empty(shape, np.float32)
+    if out.shape != tuple(shape) or out.dtype != np.float32: raise InputError(f"out is {out.dtype} {out.shape}, expected float32 {tuple(shape)}")
+    return out
+
 def pool_cells(pool:np.ndarray, # pool cells x genes (float32)
                means:np.ndarray, # predicted means, targets x the same genes
                names, # target names (seed the draws)
                *, n_cells:int=N_CELLS, # cells per target
                seed:int=0,
                clip:bool=False, # clip values below zero
+               out:np.ndarray|None=None, # a float32 array of the result's shape to fill (default: a new one)
               )->np.ndarray: # (targets * n_cells) x genes, float32
     "Pool cells, centred per draw and moved to each target's predicted mean"
     pool, means = np.asarray(pool, np.float32), np.atleast_2d(np.asarray(means, np.float32))
     if pool.ndim != 2 or pool.shape[1] != means.shape[1]: raise InputError(f"pool has shape {pool.shape}, means {means.shape}: genes differ")
     if len(names) != len(means): raise InputError(f"{len(names)} names for {len(means)} predicted means")
-    out = np.empty((len(names) * n_cells, pool.shape[1]), np.float32)
+    out = cell_buffer(out, (len(names) * n_cells, pool.shape[1]))
     for i, name in enumerate(names):
         j = pert_rng(seed, name).choice(len(pool), size=n_cells, replace=n_cells > len(pool))
         blk = out[i*n_cells:(i+1)*n_cells]
@@ -157,17 +165,18 @@ def sample_cells(self:SampledCells, targets, # perturbation names
                  *, n_cells:int=N_CELLS, # cells per target
                  seed:int=0, # seed of the draws (with each target's name)
                  genes=None, # output genes, in order (default: the model's); unknown genes are 0
+                 out:np.ndarray|None=None, # a float32 array of the result's shape to fill (default: a new one)
                 )->np.ndarray: # (targets * n_cells) x genes, float32
     "`n_cells` cells per target: pool cells moved to the predicted mean"
     self._check_fitted()
     targets = [str(t) for t in targets]
     mu = np.asarray(self.predict(targets, quiet=True).X, np.float32)
-    if genes is None: return pool_cells(self.pool, mu, targets, n_cells=n_cells, seed=seed, clip=self.clip)
+    if genes is None: return pool_cells(self.pool, mu, targets, n_cells=n_cells, seed=seed, clip=self.clip, out=out)
     idx = pd.Index(self.genes).get_indexer(pd.Index([str(g) for g in genes]))
     ok = np.flatnonzero(idx >= 0)
     # the gene subset of the pool is made C-contiguous: gathering rows of a column-indexed (Fortran-ordered) copy is ~6x slower
-    if len(ok) == len(idx): return pool_cells(np.ascontiguousarray(self.pool[:, idx]), mu[:, idx], targets, n_cells=n_cells, seed=seed, clip=self.clip)
-    out = np.zeros((len(targets) * n_cells, len(idx)), np.float32)
+    if len(ok) == len(idx): return pool_cells(np.ascontiguousarray(self.pool[:, idx]), mu[:, idx], targets, n_cells=n_cells, seed=seed, clip=self.clip, out=out)
+    out = cell_buffer(out, (len(targets) * n_cells, len(idx))); out[:] = 0
     out[:, ok] = pool_cells(np.ascontiguousarray(self.pool[:, idx[ok]]), mu[:, idx[ok]], targets, n_cells=n_cells, seed=seed, clip=self.clip)
     return out
 
