@@ -131,14 +131,16 @@ def write_subset(src, dst, n_cells):
 def run_child(name, args):
     "One case, in this process; prints a JSON line with the seconds spent inside (after imports) and any figures"
     import numpy as np
-    t0 = time.perf_counter(); c0 = time.process_time(); res = {}
+    t_start = time.perf_counter()
+    if name == 'agg-qs': import anndata as ad                     # each case's imports are timed apart from its work
+    elif name == 'agg-ours': from obesity_nbdev.aggregate import aggregate
+    elif name == 'raw-read': import h5py
+    t0 = time.perf_counter(); c0 = time.process_time(); res = dict(imports_s=t0 - t_start)
     if name == 'agg-qs':
-        import anndata as ad
         a = ad.read_h5ad(args[0], backed='r')
         Y = qs_perturbation_means(a, n_cells_per_perturbation=int(args[1]))
         res['shape'] = list(Y.shape)
     elif name == 'agg-ours':
-        from obesity_nbdev.aggregate import aggregate
         m = aggregate(args[0], max_cells=int(args[1]), quiet=True)
         res['shape'] = list(m.shape)
     elif name == 'raw-read':
@@ -178,6 +180,9 @@ def _shape(path):
         e = f['X']; return [int(s) for s in (e.attrs['shape'] if 'shape' in e.attrs else e.shape)]
 
 
+def _inner(j): return dict(inner_s=round(j['inner_s'], 2), imports_s=round(j['imports_s'], 2))
+
+
 def _n_lines(path): return sum(1 for l in Path(path).read_text().splitlines() if l.strip())
 
 
@@ -202,13 +207,13 @@ class Bench:
         m = measure_cmd(child('raw-read', train))
         j = _last_json(m['stdout'])
         self.row('aggregation', f'raw-read/{scale}', 'one sequential h5py read of X (the limit)', m,
-                 bytes=j['bytes'], inner_s=round(j['inner_s'], 2), scale=scale)
+                 bytes=j['bytes'], **_inner(j), scale=scale)
         m = measure_cmd(child('agg-qs', train, 300))
         self.row('aggregation', f'quickstarter/{scale}', 'quickstarter: per-perturbation slicing of a backed AnnData', m,
-                 inner_s=round(_last_json(m['stdout'])['inner_s'], 2), scale=scale)
+                 **_inner(_last_json(m['stdout'])), scale=scale)
         m = measure_cmd(child('agg-ours', train, 300))
         self.row('aggregation', f'ours/{scale}', 'ours: obesity_nbdev.aggregate, one streaming pass', m,
-                 inner_s=round(_last_json(m['stdout'])['inner_s'], 2), scale=scale)
+                 **_inner(_last_json(m['stdout'])), scale=scale)
 
     def train(self, data, scale):
         self.say(f"train on {scale} ...")
@@ -418,6 +423,10 @@ def targets(rows, model):
         out.append(dict(target='aggregation (small) >= 4x faster than the quickstarter', value=both(qs, ours), met=s >= 4))
         out.append(dict(target='aggregation (small) peak RSS <= 0.5 GB', value=gb(ours), met=ours['peak_rss_mb'] * 2**20 <= 0.5 * GB))
         out.append(dict(target='aggregation (small) <= 1.5x the raw read', value=both(ours, raw), met=r <= 1.5))
+        if 'inner_s' in ours and 'inner_s' in raw:
+            ri = ours['inner_s'] / raw['inner_s']
+            out.append(dict(target='aggregation (small) <= 1.5x the raw read, time after imports', met=ri <= 1.5,
+                            value=f"{ri:.2f}x ({ours['inner_s']:.2f} s vs {raw['inner_s']:.2f} s)"))
     tr, rawf = _get(rows, f'{model}/full'), _get(rows, 'raw-read/full')
     if tr and rawf:
         r = ratio(tr, rawf)
@@ -458,12 +467,14 @@ def markdown(res):
     for r in res['rows']:
         l = lim.get(r['step'], lambda r: None)(r)
         x = '' if l is None or l is r else f"{r['wall_s'] / l['wall_s']:.2f}"
-        note = '; '.join(n for n in (r.get('note', ''), f"{r['inner_s']:.1f} s after imports" if 'inner_s' in r else '',
+        note = '; '.join(n for n in (r.get('note', ''), f"{r['inner_s']:.1f} s after imports" + (f" ({r['imports_s']:.1f} s of imports)" if 'imports_s' in r else '') if 'inner_s' in r else '',
                                      f"{r['scale']} screen" if 'scale' in r else '') if n)
         L.append(f"| {r['step']} | {r['label']} | {r['wall_s']:,.1f} | {r['cpu_s']:,.1f} | {r['peak_rss_mb']:,} | {x} | {note} |")
     L += ["", "'x the limit' is the wall time over that of the raw h5py read of the same training file's X (aggregation, train) "
           "or of the raw h5py write of the same bytes with fsync (infer).", "", "## Targets", "",
-          "Ratios of wall times (the CPU-time ratio beside them); met or not is judged on the wall time, GB = 10^9 bytes.", "",
+          "Ratios of wall times (the CPU-time ratio beside them); met or not is judged on the wall time, GB = 10^9 bytes. "
+          "The aggregation's ratio to the raw read is also given on the time after imports: the package's imports (pandas, scipy, "
+          "anndata) take about a second whatever the file's size, while the raw read imports only h5py.", "",
           "| target | this run | met |", "| --- | ---: | --- |"]
     L += [f"| {t['target']} | {t['value']} | {'met' if t['met'] else 'not met'} |" for t in res['targets']]
     if SCALING_JSON.exists(): L += scaling_markdown(json.loads(SCALING_JSON.read_text()))
