@@ -212,7 +212,7 @@ class Bench:
         self.row('aggregation', f'quickstarter/{scale}', 'quickstarter: per-perturbation slicing of a backed AnnData', m,
                  **_inner(_last_json(m['stdout'])), scale=scale)
         m = measure_cmd(child('agg-ours', train, 300))
-        self.row('aggregation', f'ours/{scale}', 'ours: obesity_nbdev.aggregate, one streaming pass', m,
+        self.row('aggregation', f'ours/{scale}', 'ours: obesity_nbdev.aggregate, one streaming pass over the rows that enter the means', m,
                  **_inner(_last_json(m['stdout'])), scale=scale)
 
     def train(self, data, scale):

@@ -310,16 +310,21 @@ def read_rows(path, # an .h5ad file
     "Given rows and columns of a matrix of an h5ad file as dense float64, read without loading the file"
     n, m = matrix_shape(path, key)
     rows = np.asarray(rows, dtype=np.int64)
-    cols = np.arange(m) if cols is None else np.asarray(cols, dtype=np.int64)
-    if rows.size and (rows.min() < 0 or rows.max() >= n): raise InputError(f"{Path(path).name}: row {rows.max()} out of range ({n} rows)")
+    every = cols is None
+    cols = np.arange(m) if every else np.asarray(cols, dtype=np.int64)
+    if rows.size and (rows.min() < 0 or rows.max() >= n): raise InputError(f"{Path(path).name}: row {rows[(rows < 0) | (rows >= n)][0]} out of range ({n} rows)")
     uniq = np.unique(rows)
     out = np.empty((len(uniq), len(cols)))
     sparse, chunk = x_is_sparse(path, key), max(1, max_bytes // (8 * m))
-    for lo, hi in _runs(uniq, gap=chunk // 4):
-        for s, blk in iter_rows(path, key, chunk_rows=chunk, rows=slice(lo, hi), dense=not sparse):
+    if sparse:           # a CSR row is its own slice of the values: one pass over the file, skipping the rows between
+        keep = np.zeros(n, bool); keep[uniq] = True
+        passes = [iter_rows(path, key, chunk_rows=chunk, keep=keep)]
+    else: passes = [iter_rows(path, key, chunk_rows=chunk, rows=slice(lo, hi), dense=True) for lo, hi in _runs(uniq, gap=chunk // 4)]
+    for blocks in passes:
+        for s, blk in blocks:
             want = uniq[(uniq >= s) & (uniq < s + blk.shape[0])]
-            sub = blk[want - s][:, cols]
-            out[np.searchsorted(uniq, want)] = sub.toarray() if sparse else sub
+            sub = blk[want - s].toarray() if sparse else blk[want - s]       # at most `max_bytes` (a block of rows)
+            out[np.searchsorted(uniq, want)] = sub if every else sub[:, cols]
     return out[np.searchsorted(uniq, rows)]
 
 # %% ../nbs/00_core.ipynb #b6ef04d2
