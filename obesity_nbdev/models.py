@@ -10,7 +10,6 @@ import json, zlib, hashlib, zipfile, importlib.metadata
 from pathlib import Path
 import numpy as np, pandas as pd
 import anndata as ad
-from sklearn.decomposition import PCA
 from .core import *
 from .programs import finalize_proportions, proportion_table
 
@@ -26,6 +25,7 @@ def pca_embed(Y:np.ndarray, # rows are embedded (samples) and columns are the fe
     "PCA scores of the rows of `Y` (exact SVD, deterministic)"
     Y = np.asarray(Y, np.float64)
     k = max(1, min(int(n_components), *Y.shape))
+    from sklearn.decomposition import PCA      # imported here: about a second that `infer`, which never fits, does not spend
     return PCA(n_components=k, svd_solver='full').fit_transform(Y)
 
 # %% ../nbs/07_baseline.ipynb #c2fbde52
