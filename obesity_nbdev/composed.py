@@ -19,7 +19,7 @@ from .programs import finalize_proportions, proportion_table
 
 # %% auto #0
 __all__ = ['SHRINK_GRID', 'FALLBACK_JITTER', 'EFFECTS', 'CELLS', 'FLOORS', 'PROPORTIONS', 'PRESETS', 'N', 'CLIP', 'COUNT', 'B3',
-           'FitData', 'register_effect', 'Effect', 'ControlMean', 'PerturbedMean', 'PCARidgeEffect',
+           'FitData', 'pick_beta', 'register_effect', 'Effect', 'ControlMean', 'PerturbedMean', 'PCARidgeEffect',
            'coexpression_basis', 'coexpression_profile', 'CoexpMix', 'SVDRidge', 'Blend', 'register_cells',
            'count_shift', 'project_nonneg', 'ControlCells', 'PooledCells', 'SimilarCells', 'register_proportions',
            'MedianProportions', 'NCProportions', 'WeightedProportions', 'PCARidgeProportions', 'LabelledProportions',
@@ -76,6 +76,15 @@ SHRINK_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
 FALLBACK_JITTER = 1e-4   # size of the seeded offset of a fallback prediction
 EFFECTS = {}
 
+def pick_beta(sb:np.ndarray, # summed held-out Pearson delta of each fallback weight in SHRINK_GRID
+              se:np.ndarray, # summed squared error of the held-out means of each
+              *, tol:float=1e-6, # relative tolerance of a tie
+             )->float:
+    "The fallback weight: the best summed Pearson delta, ties broken by the smallest squared error"
+    # any beta < 1 shifts the fallback along the same line, so the Pearson delta (blind to scale) ties them
+    ok = np.flatnonzero(sb >= sb.max() - tol * max(1.0, abs(sb.max())))
+    return float(np.asarray(SHRINK_GRID)[ok[np.argmin(se[ok])]])
+
 def register_effect(name):
     "Class decorator: register an effect model under `name`"
     def _reg(cls): cls.name = name; EFFECTS[name] = cls; return cls
@@ -118,7 +127,7 @@ class Effect:
             return
         order = np.random.default_rng(self.seed).permutation(len(d.perts))
         grid = np.asarray(SHRINK_GRID)
-        sa, sb, na, nb = np.zeros(len(grid)), np.zeros(len(grid)), 0, 0
+        sa, sb, se, na, nb = np.zeros(len(grid)), np.zeros(len(grid)), np.zeros(len(grid)), 0, 0
         for part in np.array_split(order, k):
             held = [d.perts[i] for i in part]
             inner = d.subset([p for p in d.perts if p not in set(held)])
@@ -129,10 +138,11 @@ class Effect:
             c0 = d.ctrl - inner.centroid
             for j, g in enumerate(grid):
                 if informed.any(): sa[j] += pearson_rows(true[informed], c0 + g * (raw[informed] - d.ctrl), fill=0.0).sum()
-                sb[j] += pearson_rows(true, np.tile(c0 + g * (inner.centroid - d.ctrl), (len(held), 1)), fill=0.0).sum()
+                fb = c0 + g * (inner.centroid - d.ctrl)
+                sb[j] += pearson_rows(true, np.tile(fb, (len(held), 1)), fill=0.0).sum(); se[j] += ((true - fb) ** 2).sum()
             na += int(informed.sum()); nb += len(held)
         if self.alpha is None: self.alpha = float(grid[np.argmax(sa)]) if na else 1.0
-        if self.beta is None: self.beta = float(grid[np.argmax(sb)])
+        if self.beta is None: self.beta = pick_beta(sb, se)
 
     def predict(self, targets)->np.ndarray:
         "Predicted means, targets x genes (float64)"
@@ -379,9 +389,9 @@ class Blend(Effect):
             m._fit(d)
     def _combos(self)->np.ndarray: return np.array(list(itertools.product(self.grid, repeat=len(self.parts))))
     def _cv_scores(self, d, seed:int):
-        "Summed held-out Pearson delta of each weight combination and of each fallback beta over one seeded inner split, and the number of placed targets"
+        "Summed held-out Pearson delta of each weight combination, Pearson delta and squared error of each fallback beta, over one seeded inner split; placed targets"
         combos, grid = self._combos(), np.asarray(SHRINK_GRID)
-        sa, sb, na = np.zeros(len(combos)), np.zeros(len(grid)), 0
+        sa, sb, se, na = np.zeros(len(combos)), np.zeros(len(grid)), np.zeros(len(grid)), 0
         for part in np.array_split(np.random.default_rng(seed).permutation(len(d.perts)), min(self.inner_folds, len(d.perts))):
             held = [d.perts[i] for i in part]
             inner = d.subset([p for p in d.perts if p not in set(held)])
@@ -392,9 +402,11 @@ class Blend(Effect):
             if placed.any() and self.w_spec is None:
                 Ep, tp = E[:, placed], true[placed]
                 for j, w in enumerate(combos): sa[j] += pearson_rows(tp, c0 + np.tensordot(w, Ep, 1), fill=0.0).sum()
-            for j, g in enumerate(grid): sb[j] += pearson_rows(true, np.tile(c0 + g * (inner.centroid - d.ctrl), (len(held), 1)), fill=0.0).sum()
+            for j, g in enumerate(grid):
+                fb = c0 + g * (inner.centroid - d.ctrl)
+                sb[j] += pearson_rows(true, np.tile(fb, (len(held), 1)), fill=0.0).sum(); se[j] += ((true - fb) ** 2).sum()
             na += int(placed.sum())
-        return sa, sb, na
+        return sa, sb, se, na
     def _inner_cv(self, d):
         "Weights from `grid` (every combination) and the fallback's beta, by inner cross-validation pooled over `repeats` seeded splits"
         k, grid = min(self.inner_folds, len(d.perts)), np.asarray(SHRINK_GRID)
@@ -402,9 +414,9 @@ class Blend(Effect):
             self.w = np.array(self.w_spec or [1.0 / len(self.parts)] * len(self.parts)); self.beta = 0.0 if self.beta is None else self.beta
             return
         reps = 1 if k == len(d.perts) else self.repeats      # leave-one-out splits are all alike
-        sa, sb, na = map(sum, zip(*(self._cv_scores(d, self.seed + r) for r in range(reps))))
+        sa, sb, se, na = map(sum, zip(*(self._cv_scores(d, self.seed + r) for r in range(reps))))
         self.w = np.array(self.w_spec) if self.w_spec is not None else self._combos()[np.argmax(sa)] if na else np.ones(len(self.parts))
-        if self.beta is None: self.beta = float(grid[np.argmax(sb)])
+        if self.beta is None: self.beta = pick_beta(sb, se)
     def _fit(self, d):
         self._fit_parts(self.models, d, self.centroid)
         if self.w is None: self.w = np.array(self.w_spec or [1.0] * len(self.parts))
