@@ -256,7 +256,7 @@ def _run(a):
 # %% ../nbs/14_cli.ipynb #1c28bf98
 MODEL_NAMES = ('blend', 'ridge_ctrl', 'baseline', 'sampled', 'control', 'perturbed', 'coexp_mix', 'coexp', 'coexp_half',   # the registered
                'coexp_half_clip', 'coexp_half_count', 'coexp_half_project', 'coexp_weighted', 'svdridge',   # models (checked below)
-               'blend3', 'blend3_similar')
+               'blend3', 'blend3_rep', 'blend3_similar')
 SCALE_SIZES = dict(tiny='2,200 training cells x 800 genes, seconds', small='44,846 x 11,046, the real small file',
                    full='88,202 x 21,592, the real default file')   # checked against synth.SCALES below
 _SCALE = dict(choices=list(SCALE_SIZES), help='synthetic screen size: ' + '; '.join(f"{k} ({v})" for k, v in SCALE_SIZES.items()))

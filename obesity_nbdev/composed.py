@@ -19,7 +19,7 @@ from .programs import finalize_proportions, proportion_table
 
 # %% auto #0
 __all__ = ['SHRINK_GRID', 'FALLBACK_JITTER', 'EFFECTS', 'CELLS', 'FLOORS', 'PROPORTIONS', 'PRESETS', 'N', 'CLIP', 'COUNT', 'B3',
-           'FitData', 'register_effect', 'Effect', 'ControlMean', 'PerturbedMean', 'PCARidgeEffect',
+           'FitData', 'pick_beta', 'register_effect', 'Effect', 'ControlMean', 'PerturbedMean', 'PCARidgeEffect',
            'coexpression_basis', 'coexpression_profile', 'CoexpMix', 'SVDRidge', 'Blend', 'register_cells',
            'count_shift', 'project_nonneg', 'ControlCells', 'PooledCells', 'SimilarCells', 'register_proportions',
            'MedianProportions', 'NCProportions', 'WeightedProportions', 'PCARidgeProportions', 'LabelledProportions',
@@ -76,6 +76,15 @@ SHRINK_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
 FALLBACK_JITTER = 1e-4   # size of the seeded offset of a fallback prediction
 EFFECTS = {}
 
+def pick_beta(sb:np.ndarray, # summed held-out Pearson delta of each fallback weight in SHRINK_GRID
+              se:np.ndarray, # summed squared error of the held-out means of each
+              *, tol:float=1e-6, # relative tolerance of a tie
+             )->float:
+    "The fallback weight: the best summed Pearson delta, ties broken by the smallest squared error"
+    # any beta < 1 shifts the fallback along the same line, so the Pearson delta (blind to scale) ties them
+    ok = np.flatnonzero(sb >= sb.max() - tol * max(1.0, abs(sb.max())))
+    return float(np.asarray(SHRINK_GRID)[ok[np.argmin(se[ok])]])
+
 def register_effect(name):
     "Class decorator: register an effect model under `name`"
     def _reg(cls): cls.name = name; EFFECTS[name] = cls; return cls
@@ -118,7 +127,7 @@ class Effect:
             return
         order = np.random.default_rng(self.seed).permutation(len(d.perts))
         grid = np.asarray(SHRINK_GRID)
-        sa, sb, na, nb = np.zeros(len(grid)), np.zeros(len(grid)), 0, 0
+        sa, sb, se, na, nb = np.zeros(len(grid)), np.zeros(len(grid)), np.zeros(len(grid)), 0, 0
         for part in np.array_split(order, k):
             held = [d.perts[i] for i in part]
             inner = d.subset([p for p in d.perts if p not in set(held)])
@@ -129,10 +138,11 @@ class Effect:
             c0 = d.ctrl - inner.centroid
             for j, g in enumerate(grid):
                 if informed.any(): sa[j] += pearson_rows(true[informed], c0 + g * (raw[informed] - d.ctrl), fill=0.0).sum()
-                sb[j] += pearson_rows(true, np.tile(c0 + g * (inner.centroid - d.ctrl), (len(held), 1)), fill=0.0).sum()
+                fb = c0 + g * (inner.centroid - d.ctrl)
+                sb[j] += pearson_rows(true, np.tile(fb, (len(held), 1)), fill=0.0).sum(); se[j] += ((true - fb) ** 2).sum()
             na += int(informed.sum()); nb += len(held)
         if self.alpha is None: self.alpha = float(grid[np.argmax(sa)]) if na else 1.0
-        if self.beta is None: self.beta = float(grid[np.argmax(sb)])
+        if self.beta is None: self.beta = pick_beta(sb, se)
 
     def predict(self, targets)->np.ndarray:
         "Predicted means, targets x genes (float64)"
@@ -351,16 +361,19 @@ class Blend(Effect):
                  grid=SHRINK_GRID, # candidate weights of each part
                  part_params:dict|None=None, # {part: parameters} passed to the parts
                  w=None, # fixed weights, one per part (default: chosen by inner CV)
+                 repeats:int=1, # seeded inner splits whose scores are pooled (a steadier choice when few perturbations are held out)
                  **kw):
         super().__init__(**(kw | dict(alpha=1.0)))    # the weights carry the scale
         self.parts, self.grid, self.part_params = [str(p) for p in parts], [float(g) for g in grid], dict(part_params or {})
         bad = [p for p in self.parts if p not in EFFECTS or p == 'blend']
         if bad or not self.parts: raise InputError(f"blend parts must be effect models other than 'blend', not {bad or 'none'}")
         if w is not None and len(w) != len(self.parts): raise InputError(f"blend: {len(w)} weights for {len(self.parts)} parts")
+        if int(repeats) < 1: raise InputError(f"blend: repeats must be >= 1, not {repeats!r}")
+        self.repeats = int(repeats)
         self.w_spec = None if w is None else [float(x) for x in w]
         self.models = [EFFECTS[p](**(self.part_params.get(p, {}) | dict(alpha=1.0, beta=0.0, seed=self.seed))) for p in self.parts]
         self.w = None
-    def _params(self): return dict(parts=self.parts, grid=self.grid, part_params=self.part_params, w=self.w_spec)
+    def _params(self): return dict(parts=self.parts, grid=self.grid, part_params=self.part_params, w=self.w_spec, repeats=self.repeats)
     def _prepare(self, d):
         for m in self.models: m._prepare(d)
     def _effects(self, models, targets):
@@ -374,15 +387,12 @@ class Blend(Effect):
         for m in models:
             m.genes, m.control, m.ctrl, m.centroid, m.alpha, m.beta = d.genes, d.control, self.ctrl, centroid, 1.0, 0.0
             m._fit(d)
-    def _inner_cv(self, d):
-        "Weights from `grid` (every combination) and the fallback's beta, by inner cross-validation"
-        combos = np.array(list(itertools.product(self.grid, repeat=len(self.parts))))
-        k, grid = min(self.inner_folds, len(d.perts)), np.asarray(SHRINK_GRID)
-        if k < 2:
-            self.w = np.array(self.w_spec or [1.0 / len(self.parts)] * len(self.parts)); self.beta = 0.0 if self.beta is None else self.beta
-            return
-        sa, sb, na = np.zeros(len(combos)), np.zeros(len(grid)), 0
-        for part in np.array_split(np.random.default_rng(self.seed).permutation(len(d.perts)), k):
+    def _combos(self)->np.ndarray: return np.array(list(itertools.product(self.grid, repeat=len(self.parts))))
+    def _cv_scores(self, d, seed:int):
+        "Summed held-out Pearson delta of each weight combination, Pearson delta and squared error of each fallback beta, over one seeded inner split; placed targets"
+        combos, grid = self._combos(), np.asarray(SHRINK_GRID)
+        sa, sb, se, na = np.zeros(len(combos)), np.zeros(len(grid)), np.zeros(len(grid)), 0
+        for part in np.array_split(np.random.default_rng(seed).permutation(len(d.perts)), min(self.inner_folds, len(d.perts))):
             held = [d.perts[i] for i in part]
             inner = d.subset([p for p in d.perts if p not in set(held)])
             subs = [type(m)(**m.params) for m in self.models]
@@ -392,10 +402,21 @@ class Blend(Effect):
             if placed.any() and self.w_spec is None:
                 Ep, tp = E[:, placed], true[placed]
                 for j, w in enumerate(combos): sa[j] += pearson_rows(tp, c0 + np.tensordot(w, Ep, 1), fill=0.0).sum()
-            for j, g in enumerate(grid): sb[j] += pearson_rows(true, np.tile(c0 + g * (inner.centroid - d.ctrl), (len(held), 1)), fill=0.0).sum()
+            for j, g in enumerate(grid):
+                fb = c0 + g * (inner.centroid - d.ctrl)
+                sb[j] += pearson_rows(true, np.tile(fb, (len(held), 1)), fill=0.0).sum(); se[j] += ((true - fb) ** 2).sum()
             na += int(placed.sum())
-        self.w = np.array(self.w_spec) if self.w_spec is not None else combos[np.argmax(sa)] if na else np.ones(len(self.parts))
-        if self.beta is None: self.beta = float(grid[np.argmax(sb)])
+        return sa, sb, se, na
+    def _inner_cv(self, d):
+        "Weights from `grid` (every combination) and the fallback's beta, by inner cross-validation pooled over `repeats` seeded splits"
+        k, grid = min(self.inner_folds, len(d.perts)), np.asarray(SHRINK_GRID)
+        if k < 2:
+            self.w = np.array(self.w_spec or [1.0 / len(self.parts)] * len(self.parts)); self.beta = 0.0 if self.beta is None else self.beta
+            return
+        reps = 1 if k == len(d.perts) else self.repeats      # leave-one-out splits are all alike
+        sa, sb, se, na = map(sum, zip(*(self._cv_scores(d, self.seed + r) for r in range(reps))))
+        self.w = np.array(self.w_spec) if self.w_spec is not None else self._combos()[np.argmax(sa)] if na else np.ones(len(self.parts))
+        if self.beta is None: self.beta = pick_beta(sb, se)
     def _fit(self, d):
         self._fit_parts(self.models, d, self.centroid)
         if self.w is None: self.w = np.array(self.w_spec or [1.0] * len(self.parts))
@@ -419,7 +440,8 @@ class Blend(Effect):
     def _core(self):
         how = (f"weights {', '.join(f'{x:g}' for x in self.w)}" if self.w is not None else 'weights') + (
             f" chosen among {', '.join(f'{g:g}' for g in self.grid)} for each model by a seeded {self.inner_folds}-fold cross-validation over the "
-            "training perturbations (maximising the Pearson delta)" if self.w_spec is None else '')
+            "training perturbations (maximising the Pearson delta" + (f" summed over {self.repeats} differently seeded splits)" if self.repeats > 1 else ")")
+            if self.w_spec is None else '')
         parts = ' '.join(f"Model {j + 1} ({self.parts[j]}{'' if self.w is None else f', weight {self.w[j]:g}'}): {m._core()}" for j, m in enumerate(self.models))
         return (f"The predicted effect of a target (its mean minus the control mean) is a weighted sum of the effects of {len(self.models)} models, with "
                 f"{how}; a model that cannot place a target adds nothing. {parts}")
@@ -940,6 +962,7 @@ register_preset('svdridge', 'ridge over single-cell co-expression embeddings (sh
 B3 = dict(parts=('pcaridge', 'coexp', 'svdridge'), grid=(0, 0.25, 0.5, 0.75, 1.0))
 register_preset('blend', 'PCA-ridge and co-expression effects blended, weights by inner CV, control cells, PCA-ridge proportions', effect='blend', cells='control', props='pcaridge', cells_params=N)
 register_preset('blend3', 'PCA-ridge, co-expression mixing and co-expression ridge blended, weights by inner CV, control cells, PCA-ridge proportions', effect='blend', cells='control', props='pcaridge', cells_params=N, effect_params=B3)
+register_preset('blend3_rep', 'blend3 with the weights chosen on the pooled scores of 5 seeded inner splits, control cells, PCA-ridge proportions', effect='blend', cells='control', props='pcaridge', cells_params=N, effect_params=B3 | dict(repeats=5))
 register_preset('blend3_similar', 'blend3 with the cells of the most similar training perturbations', effect='blend', cells='similar', props='pcaridge', effect_params=B3)
 
 # %% ../nbs/08b_composed.ipynb #08d9f59f

@@ -41,7 +41,7 @@ PRED_PROP_COLS = ['gene', 'pre_adipo', 'adipo', 'lipo', 'other']  # exactly the 
 OBS_COLUMNS = ['nCount_RNA', 'nFeature_RNA', 'nCount_guide', 'nFeature_guide', 'percent.mt', 'SampleID', 'Day',
                'num_features', 'feature_call', 'num_umis', 'gene', 'adipo', 'pre_adipo', 'other', 'lipo']
 MMD_BANDWIDTHS = (581.5, 1163.0, 2326.0, 4652.0, 9304.0)
-DEFAULT_MODEL = 'blend'   # the model `train()` fits: the cross-validation winner (12_cv, cv_ranks), PCA-ridge and co-expression effects blended by inner CV, control cells (08b_composed)
+DEFAULT_MODEL = 'blend3_rep'   # the model `train()` fits: the cross-validation winner (12_cv, cv_ranks), three effect models blended by an inner CV pooled over 5 seeded splits, control cells (08b_composed)
 
 # %% ../nbs/00_core.ipynb #b668f442
 class InputError(ValueError):
