@@ -20,10 +20,10 @@ from .programs import finalize_proportions, proportion_table
 # %% auto #0
 __all__ = ['SHRINK_GRID', 'FALLBACK_JITTER', 'EFFECTS', 'CELLS', 'FLOORS', 'PROPORTIONS', 'PRESETS', 'N', 'CLIP', 'COUNT', 'B3',
            'FitData', 'pick_beta', 'register_effect', 'Effect', 'ControlMean', 'PerturbedMean', 'PCARidgeEffect',
-           'coexpression_basis', 'coexpression_profile', 'CoexpMix', 'SVDRidge', 'Blend', 'register_cells',
-           'count_shift', 'project_nonneg', 'ControlCells', 'PooledCells', 'SimilarCells', 'register_proportions',
-           'MedianProportions', 'NCProportions', 'WeightedProportions', 'PCARidgeProportions', 'LabelledProportions',
-           'Composed', 'register_preset', 'list_models']
+           'coexpression_basis', 'coexpression_profile', 'CoexpMix', 'SVDRidge', 'combo_pearson', 'Blend',
+           'register_cells', 'count_shift', 'project_nonneg', 'ControlCells', 'PooledCells', 'SimilarCells',
+           'register_proportions', 'MedianProportions', 'NCProportions', 'WeightedProportions', 'PCARidgeProportions',
+           'LabelledProportions', 'Composed', 'register_preset', 'list_models']
 
 # %% ../nbs/08b_composed.ipynb #2d140481
 class FitData:
@@ -353,6 +353,23 @@ class SVDRidge(CoexpMix):
                 f"gene's standard deviation), and a ridge regression (lambda = {self.ridge:g}) maps the embedding of a target gene to the effect of its knockout "
                 "(mean minus control mean), fitted on the training knockouts of measured genes. ").strip()
 
+# %% ../nbs/08b_composed.ipynb #e4e67eef
+def combo_pearson(true:np.ndarray, # held-out perturbations x genes: the true effects
+                  c0:np.ndarray, # genes: the prediction at zero weights
+                  E:np.ndarray, # parts x perturbations x genes: each part's effect
+                  combos:np.ndarray, # combinations x parts: the weights
+                  *, fill:float=0.0, # the score of a constant prediction
+                 )->np.ndarray: # one summed Pearson correlation per combination
+    "Summed over perturbations, the Pearson correlation of `true` with `c0 + sum_k w_k E_k` for each weight combination `w`"
+    t = np.asarray(true, np.float64); t = t - t.mean(1, keepdims=True)
+    V = np.concatenate([np.broadcast_to(np.asarray(c0, np.float64), t.shape)[None], np.asarray(E, np.float64)])   # 1 + parts x perts x genes
+    V = V - V.mean(2, keepdims=True)
+    a, M = np.einsum('jig,ig->ij', V, t), np.einsum('jig,lig->ijl', V, V)          # perts x (1 + parts), perts x (1 + parts)^2
+    U = np.hstack([np.ones((len(combos), 1)), np.asarray(combos, np.float64)])      # combinations x (1 + parts)
+    den = np.sqrt(np.einsum('ig,ig->i', t, t)[:, None] * np.einsum('cj,ijl,cl->ic', U, M, U).clip(0))
+    r = np.clip((a @ U.T) / np.where(den > 0, den, 1), -1.0, 1.0)
+    return np.where(den > 0, r, fill).sum(0)
+
 # %% ../nbs/08b_composed.ipynb #c7d331ca
 @register_effect('blend')
 class Blend(Effect):
@@ -401,7 +418,7 @@ class Blend(Effect):
             true, c0 = d.X[[d.perts.index(p) for p in held]] - inner.centroid, d.ctrl - inner.centroid
             if placed.any() and self.w_spec is None:
                 Ep, tp = E[:, placed], true[placed]
-                for j, w in enumerate(combos): sa[j] += pearson_rows(tp, c0 + np.tensordot(w, Ep, 1), fill=0.0).sum()
+                sa += combo_pearson(tp, c0, Ep, combos)
             for j, g in enumerate(grid):
                 fb = c0 + g * (inner.centroid - d.ctrl)
                 sb[j] += pearson_rows(true, np.tile(fb, (len(held), 1)), fill=0.0).sum(); se[j] += ((true - fb) ** 2).sum()
