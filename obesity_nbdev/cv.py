@@ -324,7 +324,7 @@ def cv_ranks(*summaries:pd.DataFrame, # `cv_summary` tables (one per screen)
         for gl, g in s.groupby('genes', sort=False):
             g = g[g.index.isin(common)]
             for met in CV_METRICS:
-                v = g[met]
+                v = g[met].round(10)        # equal to 10 decimals is a tie: a table written and read again differs by 1e-16
                 if v.notna().any(): cols[f"{i}:{gl}:{met}"] = v.rank(ascending=not HIGHER_BETTER[met], method='average')
     if not cols: raise InputError("cv_ranks: no metric with values")
     R = pd.DataFrame(cols)
