@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 import anndata as ad
 from .core import *
-from .core import _spans
 
 # %% auto #0
 __all__ = ['aggregate']
@@ -123,7 +122,7 @@ def aggregate(src, # an h5ad path, a backed AnnData or an in-memory AnnData of c
     rows = lambda: cs.blocks(int(chunk_rows), keep=keep, reuse=3)   # the reader, the queue and this loop hold one block each
     n_cats = len(cats)
     sums = np.zeros((n_cats, len(var_names)), np.float64)
-    n_chunks = len(_spans(0, len(codes), int(chunk_rows), keep))
+    n_chunks = len(row_spans(0, len(codes), int(chunk_rows), keep))
     for s, blk in progress(_ahead(rows), quiet=quiet, total=n_chunks, desc=f'aggregating {name}', unit='block'):
         vals = blk.data if sp.issparse(blk) else blk
         if not np.isfinite(np.add.reduce(vals, axis=None)):      # a sum is finite only when every value is: look closer

@@ -18,7 +18,7 @@ __all__ = ['FILES', 'HIDDEN_FILES', 'PRED_FILES', 'PERT_KEY', 'CONTROL', 'N_CELL
            'PRED_PROP_COLS', 'OBS_COLUMNS', 'MMD_BANDWIDTHS', 'DEFAULT_MODEL', 'InputError', 'refdata', 'read_list',
            'write_list', 'unique_names', 'read_csv', 'default_mode', 'atomic_path', 'atomic_dir', 'progress', 'say',
            'patch_to', 'pearson_rows', 'pert_rng', 'draw_cells', 'log_normalize', 'read_obs', 'read_var_names',
-           'matrix_shape', 'iter_rows', 'x_is_sparse', 'read_rows', 'CellSource']
+           'matrix_shape', 'row_spans', 'iter_rows', 'x_is_sparse', 'read_rows', 'CellSource']
 
 # %% ../nbs/00_core.ipynb #13732d7a
 FILES = dict(
@@ -246,7 +246,7 @@ def _runs(sorted_rows, gap):
     cut = np.flatnonzero(np.diff(sorted_rows) > gap + 1) + 1
     return [(int(r[0]), int(r[-1]) + 1) for r in np.split(sorted_rows, cut)]
 
-def _spans(lo:int, hi:int, # the range of rows
+def row_spans(lo:int, hi:int, # the range of rows
            chunk_rows:int, # rows per block at most
            keep:np.ndarray|None=None, # boolean mask over all rows: only blocks that hold a wanted row
            gap:int=8, # unwanted rows between two wanted runs that are read rather than skipped
@@ -270,7 +270,7 @@ def iter_rows(path, # an .h5ad file
         n, m = (e.attrs['shape'] if isinstance(e, h5py.Group) else e.shape)
         lo, hi = (0, n) if rows is None else (rows.start or 0, min(n, rows.stop if rows.stop is not None else n))
         if keep is not None and len(keep) != n: raise InputError(f"{Path(path).name}: keep has {len(keep)} values for {n} rows")
-        spans = _spans(lo, hi, chunk_rows, keep)
+        spans = row_spans(lo, hi, chunk_rows, keep)
         if not isinstance(e, h5py.Group):
             for s, t in spans:
                 blk = np.asarray(e[s:t])
@@ -330,7 +330,7 @@ def read_rows(path, # an .h5ad file
 # %% ../nbs/00_core.ipynb #b6ef04d2
 def _memory_rows(M, chunk_rows, keep=None):
     "Yield `(start, block)` over the rows of an in-memory matrix (only blocks holding a row of `keep`)"
-    for s, t in _spans(0, M.shape[0], chunk_rows, keep):
+    for s, t in row_spans(0, M.shape[0], chunk_rows, keep):
         blk = M[s:t]
         yield s, (sp.csr_matrix(blk) if sp.issparse(blk) else np.asarray(blk))
 
