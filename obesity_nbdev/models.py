@@ -14,19 +14,27 @@ from .core import *
 from .programs import finalize_proportions, proportion_table
 
 # %% auto #0
-__all__ = ['FALLBACK_SCALE', 'MODELS', 'MODEL_MODULES', 'MODEL_JSON', 'MODEL_NPZ', 'pca_embed', 'pca_ridge_fit',
+__all__ = ['FALLBACK_SCALE', 'MODELS', 'MODEL_MODULES', 'MODEL_JSON', 'MODEL_NPZ', 'pca_solver', 'pca_embed', 'pca_ridge_fit',
            'pca_ridge_predict', 'fallback_offset', 'register_model', 'get_model', 'save_model_files', 'read_model_json',
            'load_model_files', 'model_from_files', 'load_model', 'PCARidge']
 
 # %% ../nbs/07_baseline.ipynb #9b36cade
+def pca_solver(shape:tuple, # (samples, features) of the matrix
+              )->str:
+    "The solver scikit-learn's default ('auto') picks for a PCA of this shape, with the exact SVD in place of its randomized one"
+    import sklearn
+    n, f = shape
+    eigh = tuple(int(x) for x in sklearn.__version__.split('.')[:2]) >= (1, 5)    # the covariance solver is new in 1.5
+    return 'covariance_eigh' if eigh and f <= 1000 and n >= 10 * f else 'full'
+
 def pca_embed(Y:np.ndarray, # rows are embedded (samples) and columns are the features
               n_components:int, # number of principal components (capped at min(Y.shape))
              )->np.ndarray: # rows x components
-    "PCA scores of the rows of `Y` (exact SVD, deterministic)"
+    "PCA scores of the rows of `Y` (deterministic: the solver of `pca_solver`)"
     Y = np.asarray(Y, np.float64)
     k = max(1, min(int(n_components), *Y.shape))
     from sklearn.decomposition import PCA      # imported here: about a second that `infer`, which never fits, does not spend
-    return PCA(n_components=k, svd_solver='full').fit_transform(Y)
+    return PCA(n_components=k, svd_solver=pca_solver(Y.shape)).fit_transform(Y)
 
 # %% ../nbs/07_baseline.ipynb #c2fbde52
 def pca_ridge_fit(Y:np.ndarray, # outputs x training perturbations (genes or programs)
