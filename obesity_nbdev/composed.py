@@ -44,7 +44,7 @@ class FitData:
         self.control, self.ctrl = control, X[perts.index(control)]
         if ctrl_from_cells:
             if ctrl_cells is None or len(ctrl_cells) == 0: raise InputError("ctrl_from_cells: no control cells given")
-            self.ctrl = np.asarray(ctrl_cells, np.float64).mean(0)
+            self.ctrl = np.mean(ctrl_cells, axis=0, dtype=np.float64)     # the same sums as a float64 copy's, without the copy
         self.perts = [p for p in perts if p != control]
         if not self.perts: raise InputError(f"means: no perturbation other than {control!r}")
         self.X = X[[perts.index(p) for p in self.perts]]                    # training perturbations x genes
@@ -248,12 +248,13 @@ def coexpression_basis(cells:np.ndarray, # control cells x genes (log scale)
                       )->tuple[np.ndarray, np.ndarray]: # L (genes x k), per-gene variance (genes,)
     "A rank-k factor L of the control cells' gene covariance (L L' ~ cov) and the exact per-gene variances"
     from sklearn.utils.extmath import randomized_svd
-    Z = np.asarray(cells, np.float64)
+    Z = np.array(cells, np.float64)            # a copy, centred in place: no second cells x genes array
     if Z.ndim != 2 or len(Z) < 3: raise InputError(f"co-expression needs at least 3 control cells, got {len(Z)}")
-    Z = Z - Z.mean(0)
+    Z -= Z.mean(0)
     k = max(1, min(int(k), min(Z.shape) - 1))
     _, S, Vt = randomized_svd(Z, n_components=k, n_oversamples=10, random_state=seed)
-    return (Vt.T * S / np.sqrt(len(Z) - 1)), Z.var(0, ddof=1)
+    var = np.concatenate([Z[:, j:j + 2048].var(0, ddof=1) for j in range(0, Z.shape[1], 2048)])   # by columns: small temporaries, the same values
+    return (Vt.T * S / np.sqrt(len(Z) - 1)), var
 
 def coexpression_profile(L, var, t:int)->np.ndarray:
     "Regression slope of every gene on gene number `t` across control cells (1 at `t` itself)"
@@ -834,7 +835,7 @@ def fit(self:Composed, means:ad.AnnData, # perturbations x genes from `aggregate
     self.genes, self.train_perturbations = genes, d.perts
     n_out = sum(p not in set(genes) for p in d.perts)
     if n_out: say(f"{n_out} perturbation(s) do not target a measured gene: their effects are used, but such a target gets the fallback when predicted", quiet=quiet)
-    self.noise_std = np.asarray(ctrl, np.float64).std(0, ddof=1)
+    self.noise_std = np.std(ctrl, axis=0, dtype=np.float64, ddof=1)
     say(f"fitted effect {self.spec['effect']!r} (alpha {self.effect.alpha:g}, beta {self.effect.beta:g}), cells {self.spec['cells']!r}, proportions {self.spec['props']!r}", quiet=quiet)
     return self
 

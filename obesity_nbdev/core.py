@@ -18,7 +18,7 @@ __all__ = ['FILES', 'HIDDEN_FILES', 'PRED_FILES', 'PERT_KEY', 'CONTROL', 'N_CELL
            'PRED_PROP_COLS', 'OBS_COLUMNS', 'MMD_BANDWIDTHS', 'DEFAULT_MODEL', 'InputError', 'refdata', 'read_list',
            'write_list', 'unique_names', 'read_csv', 'default_mode', 'atomic_path', 'atomic_dir', 'progress', 'say',
            'patch_to', 'pearson_rows', 'pert_rng', 'draw_cells', 'log_normalize', 'read_obs', 'read_var_names',
-           'matrix_shape', 'row_spans', 'iter_rows', 'x_is_sparse', 'read_rows', 'CellSource']
+           'matrix_shape', 'row_spans', 'csr_block', 'iter_rows', 'x_is_sparse', 'read_rows', 'CellSource']
 
 # %% ../nbs/00_core.ipynb #13732d7a
 FILES = dict(
@@ -256,6 +256,19 @@ def row_spans(lo:int, hi:int, # the range of rows
     else: runs = _runs(lo + np.flatnonzero(np.asarray(keep, bool)[lo:hi]), gap)
     return [(s, min(s + chunk_rows, b)) for a, b in runs for s in range(a, b, chunk_rows)]
 
+def csr_block(data:np.ndarray, # stored values
+              indices:np.ndarray, # their column numbers
+              indptr:np.ndarray, # row offsets, from 0
+              shape:tuple, # (rows, columns)
+             )->sp.csr_matrix:
+    "A CSR matrix on these arrays, never a copy (scipy's constructor copies a view of less than half its buffer)"
+    if len(indptr) != shape[0] + 1 or indptr[0] != 0 or indptr[-1] > min(len(data), len(indices)):
+        raise ValueError(f"csr_block: indptr does not fit {shape[0]} rows and {min(len(data), len(indices))} values")
+    dt = indices.dtype if indptr[-1] <= np.iinfo(indices.dtype).max else np.int64    # scipy wants one index type
+    blk = sp.csr_matrix(shape, dtype=data.dtype)
+    blk.data, blk.indices, blk.indptr = data, indices.astype(dt, copy=False), np.asarray(indptr, dt)
+    return blk
+
 def iter_rows(path, # an .h5ad file
               key:str='X', # 'X' or 'layers/NAME'
               *, chunk_rows:int=4096, # rows per block
@@ -263,6 +276,7 @@ def iter_rows(path, # an .h5ad file
               dense:bool=False, # yield dense float64 blocks instead of CSR
               keep:np.ndarray|None=None, # boolean mask over all rows: runs of unwanted rows are not read
               reuse:int=0, # k > 0: CSR values (float64) and column numbers go into k buffers used in turn
+              gap:int=8, # with `keep`: unwanted rows between two wanted runs that are read rather than skipped
              ):
     "Yield `(start, block)` over the rows of a CSR or dense matrix of an h5ad file, one block at a time"
     with _open_h5(path) as f:
@@ -270,7 +284,7 @@ def iter_rows(path, # an .h5ad file
         n, m = (e.attrs['shape'] if isinstance(e, h5py.Group) else e.shape)
         lo, hi = (0, n) if rows is None else (rows.start or 0, min(n, rows.stop if rows.stop is not None else n))
         if keep is not None and len(keep) != n: raise InputError(f"{Path(path).name}: keep has {len(keep)} values for {n} rows")
-        spans = row_spans(lo, hi, chunk_rows, keep)
+        spans = row_spans(lo, hi, chunk_rows, keep, gap)
         if not isinstance(e, h5py.Group):
             for s, t in spans:
                 blk = np.asarray(e[s:t])
@@ -289,7 +303,7 @@ def iter_rows(path, # an .h5ad file
             else:
                 vals, cols = (x[:b-a] for x in bufs[i % int(reuse)])
                 if b > a: D.read_direct(vals, np.s_[a:b]); I.read_direct(cols, np.s_[a:b])
-            blk = sp.csr_matrix((vals, cols, indptr[s-lo:t-lo+1] - a), shape=(t-s, m))
+            blk = csr_block(vals, cols, indptr[s-lo:t-lo+1] - a, (t-s, m))
             yield s, (blk.toarray() if dense else blk)
 
 # %% ../nbs/00_core.ipynb #ac0da42e
@@ -303,29 +317,48 @@ def x_is_sparse(path, # an .h5ad file
 
 def read_rows(path, # an .h5ad file
               rows, # row numbers, any order, repeats allowed
-              cols=None, # column numbers (default: all)
+              cols=None, # column numbers, any order, repeats allowed (default: all)
               *, key:str='X', # 'X' or 'layers/NAME'
               max_bytes:int=2**26, # memory budget of one block read from the file
+              dtype=np.float64, # of the returned array
              )->np.ndarray:
-    "Given rows and columns of a matrix of an h5ad file as dense float64, read without loading the file"
+    "Given rows and columns of a matrix of an h5ad file as a dense array, read without loading the file"
     n, m = matrix_shape(path, key)
     rows = np.asarray(rows, dtype=np.int64)
     every = cols is None
     cols = np.arange(m) if every else np.asarray(cols, dtype=np.int64)
     if rows.size and (rows.min() < 0 or rows.max() >= n): raise InputError(f"{Path(path).name}: row {rows[(rows < 0) | (rows >= n)][0]} out of range ({n} rows)")
-    uniq = np.unique(rows)
-    out = np.empty((len(uniq), len(cols)))
-    sparse, chunk = x_is_sparse(path, key), max(1, max_bytes // (8 * m))
-    if sparse:           # a CSR row is its own slice of the values: one pass over the file, skipping the rows between
-        keep = np.zeros(n, bool); keep[uniq] = True
-        passes = [iter_rows(path, key, chunk_rows=chunk, keep=keep)]
-    else: passes = [iter_rows(path, key, chunk_rows=chunk, rows=slice(lo, hi), dense=True) for lo, hi in _runs(uniq, gap=chunk // 4)]
-    for blocks in passes:
-        for s, blk in blocks:
-            want = uniq[(uniq >= s) & (uniq < s + blk.shape[0])]
-            sub = blk[want - s].toarray() if sparse else blk[want - s]       # at most `max_bytes` (a block of rows)
-            out[np.searchsorted(uniq, want)] = sub if every else sub[:, cols]
-    return out[np.searchsorted(uniq, rows)]
+    uniq, first = np.unique(rows, return_index=True)
+    once = len(uniq) == len(rows)           # no repeats: each row goes straight to its place in the result
+    out = np.empty((len(rows) if once else len(uniq), len(cols)), dtype)
+    dest = first if once else np.arange(len(uniq))
+    if not x_is_sparse(path, key):
+        chunk = max(1, max_bytes // (8 * m))
+        for lo, hi in _runs(uniq, gap=chunk // 4):
+            for s, blk in iter_rows(path, key, chunk_rows=chunk, rows=slice(lo, hi), dense=True):
+                j = np.flatnonzero((uniq >= s) & (uniq < s + len(blk)))
+                out[dest[j]] = blk[uniq[j] - s] if every else blk[uniq[j] - s][:, cols]
+        return out if once else out[np.searchsorted(uniq, rows)]
+    with _open_h5(path) as f:               # CSR: one pass over the file, skipping the rows between
+        e = _matrix_elem(f, path, key)
+        nnz, per = e['data'].shape[0], e['data'].dtype.itemsize + e['indices'].dtype.itemsize
+    row_bytes = max(1, nnz * per // max(n, 1))
+    chunk = max(1, max_bytes // max(row_bytes, 8))
+    gap = int(2**18 // row_bytes)           # an unwanted row costs less to read than a separate read (about 256 KB)
+    uniq_cols = every or len(np.unique(cols)) == len(cols)
+    if not every and uniq_cols: where = np.full(m, -1); where[cols] = np.arange(len(cols))
+    keep = np.zeros(n, bool); keep[uniq] = True
+    full = None if uniq_cols else np.zeros(m, dtype)
+    for s, blk in iter_rows(path, key, chunk_rows=chunk, keep=keep, gap=gap):
+        lo, hi = np.searchsorted(uniq, [s, s + blk.shape[0]])
+        for j in range(lo, hi):              # a row's values are one slice: put them in place, no dense block
+            r = uniq[j] - s
+            c, v, o = blk.indices[blk.indptr[r]:blk.indptr[r + 1]], blk.data[blk.indptr[r]:blk.indptr[r + 1]], out[dest[j]]
+            o[:] = 0
+            if every: o[c] = v
+            elif uniq_cols: w = where[c]; ok = w >= 0; o[w[ok]] = v[ok]
+            else: full[:] = 0; full[c] = v; o[:] = full[cols]
+    return out if once else out[np.searchsorted(uniq, rows)]
 
 # %% ../nbs/00_core.ipynb #b6ef04d2
 def _memory_rows(M, chunk_rows, keep=None):
@@ -365,12 +398,13 @@ class CellSource:
 
     def rows(self, rows, # row numbers, any order
              cols=None, # column numbers (default: all)
-            )->np.ndarray: # dense float64
+             dtype=np.float64, # of the returned array
+            )->np.ndarray: # dense
         "Given rows and columns as a dense array"
-        if self.M is None: return read_rows(self.path, rows, cols, key=self.key)
+        if self.M is None: return read_rows(self.path, rows, cols, key=self.key, dtype=dtype)
         sub = self.M[np.asarray(rows, dtype=np.int64)]
         sub = sub if cols is None else sub[:, np.asarray(cols, dtype=np.int64)]
-        return np.asarray(sub.toarray() if sp.issparse(sub) else sub, np.float64)
+        return np.asarray(sub.toarray() if sp.issparse(sub) else sub, dtype)
 
     def columns(self, genes, # gene names
                )->np.ndarray: # their column numbers

@@ -162,7 +162,7 @@ def _training_pool(folder, specs, perts, var, *, seed):
     per = max(getattr(getattr(m, 'cell_model', None), 'per_pert', 0) for m in uses)      # cell models that keep cells of every perturbation
     if per: pick = np.r_[pick, np.concatenate([draw_cells(r, per, seed=r2) for p in perts if len(r := np.flatnonzero(codes == p))])]
     pick = np.unique(pick)
-    return ad.AnnData(X=read_rows(folder.train, pick).astype(np.float32), obs=pd.DataFrame({PERT_KEY: codes[pick]}, index=pick.astype(str)), var=pd.DataFrame(index=var))
+    return ad.AnnData(X=read_rows(folder.train, pick, dtype=np.float32), obs=pd.DataFrame({PERT_KEY: codes[pick]}, index=pick.astype(str)), var=pd.DataFrame(index=var))
 
 def _ceiling(X, halves, cols, centroid, *, n_cells, bandwidths)->dict:
     "The noise ceiling of one held-out perturbation: Pearson delta of its two half means (Spearman-Brown corrected) and MMD of one half of its cells against the other"

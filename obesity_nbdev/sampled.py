@@ -37,7 +37,7 @@ def sample_pool(cells, # training cells: an h5ad path, an AnnData with obs[pert_
     src, cols, codes = _pool_source(cells, genes, pert_key)
     rows = np.flatnonzero(np.isin(codes, [str(p) for p in perturbations]))
     if len(rows) == 0: raise InputError(f"{src.name}: no cells of the requested perturbations in obs[{pert_key!r}]")
-    return np.asarray(src.rows(draw_cells(rows, n, seed=seed), cols), dtype)
+    return np.asarray(src.rows(draw_cells(rows, n, seed=seed), cols, dtype=dtype), dtype)
 
 # %% ../nbs/08a_sampled.ipynb #289a692b
 def sample_groups(cells, # training cells: an h5ad path, an AnnData with obs[pert_key] or their CellSource
@@ -53,7 +53,7 @@ def sample_groups(cells, # training cells: an h5ad path, an AnnData with obs[per
     rows = [draw_cells(r, n, seed=rng) for p in map(str, perturbations) if len(r := np.flatnonzero(codes == p))]
     if not rows: raise InputError(f"{src.name}: no cells of the requested perturbations in obs[{pert_key!r}]")
     rows = np.sort(np.concatenate(rows))
-    return np.asarray(src.rows(rows, cols), np.float32), codes[rows]
+    return src.rows(rows, cols, dtype=np.float32), codes[rows]
 
 # %% ../nbs/08a_sampled.ipynb #e38d2f80
 def reference_cells(train_h5ad, # training cells: an h5ad path or an AnnData
