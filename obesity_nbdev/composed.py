@@ -253,8 +253,7 @@ def coexpression_basis(cells:np.ndarray, # control cells x genes (log scale)
     Z -= Z.mean(0)
     k = max(1, min(int(k), min(Z.shape) - 1))
     _, S, Vt = randomized_svd(Z, n_components=k, n_oversamples=10, random_state=seed)
-    var = np.concatenate([Z[:, j:j + 2048].var(0, ddof=1) for j in range(0, Z.shape[1], 2048)])   # by columns: small temporaries, the same values
-    return (Vt.T * S / np.sqrt(len(Z) - 1)), var
+    return (Vt.T * S / np.sqrt(len(Z) - 1)), column_var(Z, ddof=1)
 
 def coexpression_profile(L, var, t:int)->np.ndarray:
     "Regression slope of every gene on gene number `t` across control cells (1 at `t` itself)"
@@ -835,7 +834,7 @@ def fit(self:Composed, means:ad.AnnData, # perturbations x genes from `aggregate
     self.genes, self.train_perturbations = genes, d.perts
     n_out = sum(p not in set(genes) for p in d.perts)
     if n_out: say(f"{n_out} perturbation(s) do not target a measured gene: their effects are used, but such a target gets the fallback when predicted", quiet=quiet)
-    self.noise_std = np.std(ctrl, axis=0, dtype=np.float64, ddof=1)
+    self.noise_std = np.sqrt(column_var(ctrl, ddof=1))      # np.std's values, with no float64 copy of the cells
     say(f"fitted effect {self.spec['effect']!r} (alpha {self.effect.alpha:g}, beta {self.effect.beta:g}), cells {self.spec['cells']!r}, proportions {self.spec['props']!r}", quiet=quiet)
     return self
 

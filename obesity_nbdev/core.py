@@ -17,8 +17,9 @@ from tqdm.auto import tqdm
 __all__ = ['FILES', 'HIDDEN_FILES', 'PRED_FILES', 'PERT_KEY', 'CONTROL', 'N_CELLS', 'LOCAL_TEST', 'PROGRAMS', 'PROP_COLS',
            'PRED_PROP_COLS', 'OBS_COLUMNS', 'MMD_BANDWIDTHS', 'DEFAULT_MODEL', 'InputError', 'refdata', 'read_list',
            'write_list', 'unique_names', 'read_csv', 'default_mode', 'atomic_path', 'atomic_dir', 'progress', 'say',
-           'patch_to', 'pearson_rows', 'pert_rng', 'draw_cells', 'log_normalize', 'read_obs', 'read_var_names',
-           'matrix_shape', 'row_spans', 'csr_block', 'iter_rows', 'x_is_sparse', 'read_rows', 'CellSource']
+           'patch_to', 'pearson_rows', 'column_var', 'pert_rng', 'draw_cells', 'log_normalize', 'read_obs',
+           'read_var_names', 'matrix_shape', 'row_spans', 'csr_block', 'iter_rows', 'x_is_sparse', 'read_rows',
+           'CellSource']
 
 # %% ../nbs/00_core.ipynb #13732d7a
 FILES = dict(
@@ -173,6 +174,15 @@ def pearson_rows(a:np.ndarray, # rows x columns
     r = np.clip(np.einsum('ij,ij->i', a, b) / np.where(bad, 1, den), -1.0, 1.0)
     r[bad] = fill
     return r
+
+# %% ../nbs/00_core.ipynb #e2b0e108
+def column_var(X:np.ndarray, # rows x columns, any float type
+               ddof:int=0, # delta degrees of freedom
+               block:int=2048, # columns per block
+              )->np.ndarray: # float64, one per column
+    "Variance of each column in float64, `block` columns at a time"
+    X = np.asarray(X)
+    return np.concatenate([np.var(X[:, j:j + block], axis=0, dtype=np.float64, ddof=ddof) for j in range(0, X.shape[1], block)] or [np.zeros(0)])
 
 # %% ../nbs/00_core.ipynb #5ab3e4e2
 def pert_rng(seed:int, # the run's seed
