@@ -135,6 +135,11 @@ def run_child(name, args):
     if name == 'agg-qs': import anndata as ad                     # each case's imports are timed apart from its work
     elif name == 'agg-ours': from obesity_nbdev.aggregate import aggregate
     elif name == 'raw-read': import h5py
+    elif name == 'coexp-svd':
+        from obesity_nbdev.sampled import sample_pool
+        from obesity_nbdev.composed import coexpression_basis
+        from obesity_nbdev.core import CONTROL
+        import sklearn.utils.extmath                  # imported by coexpression_basis: counted with the imports
     t0 = time.perf_counter(); c0 = time.process_time(); res = dict(imports_s=t0 - t_start)
     if name == 'agg-qs':
         a = ad.read_h5ad(args[0], backed='r')
@@ -145,6 +150,11 @@ def run_child(name, args):
         res['shape'] = list(m.shape)
     elif name == 'raw-read':
         res['bytes'] = raw_read(args[0])
+    elif name == 'coexp-svd':                  # the default model's co-expression basis alone, from the control cells train reads
+        cells = sample_pool(args[0], [CONTROL], n=int(args[1]), seed=0)
+        t1 = time.perf_counter(); res['read_s'] = t1 - t0
+        L, _ = coexpression_basis(cells, k=int(args[2]), seed=0)
+        res['svd_s'], res['shape'] = time.perf_counter() - t1, list(cells.shape)
     elif name == 'subset':
         res['shape'] = write_subset(args[0], args[1], int(args[2]))
     elif name in ('mmd-qs', 'mmd-ours'):
@@ -181,6 +191,16 @@ def _shape(path):
 
 
 def _inner(j): return dict(inner_s=round(j['inner_s'], 2), imports_s=round(j['imports_s'], 2))
+
+
+def _coexp_part(model):
+    "The co-expression settings (k, n_ctrl: cells it uses) of `model`'s effect or of a part of it; None if it has none"
+    from obesity_nbdev.models import get_model
+    from obesity_nbdev.composed import CoexpMix
+    m = get_model(model)()
+    eff = getattr(m, 'effect', None)
+    part = next((e for e in [eff, *getattr(eff, 'models', [])] if isinstance(e, CoexpMix)), None)
+    return None if part is None else dict(k=part.k, n_ctrl=min(part.n_ctrl, m.spec['n_ctrl_cells']))
 
 
 def _n_lines(path): return sum(1 for l in Path(path).read_text().splitlines() if l.strip())
@@ -221,6 +241,13 @@ class Bench:
             d = self.scratch/f'model_{model}_{scale}'
             m = measure_cmd(cli('train', '--data', data, '--model-dir', d, '--model', model, '--quiet'))
             self.row('train', f'{model}/{scale}', f'obesity-nbdev train --model {model}', m, scale=scale)
+        coexp = _coexp_part(self.a.model)
+        if coexp:                                   # the part of the default's fit that is arithmetic, not reading
+            m = measure_cmd(child('coexp-svd', data/TRAIN, coexp['n_ctrl'], coexp['k']))
+            j = _last_json(m['stdout'])
+            self.row('train', f'svd/{scale}', f"within it: the co-expression basis alone, a randomised SVD of {j['shape'][0]:,} control cells x {j['shape'][1]:,} genes", m,
+                     **_inner(j), read_s=round(j['read_s'], 2), svd_s=round(j['svd_s'], 2), scale=scale,
+                     note=f"{j['svd_s']:.1f} s of SVD after {j['read_s']:.1f} s reading the cells")
 
     def infer(self, data):
         import infer_bench
