@@ -17,9 +17,9 @@ from tqdm.auto import tqdm
 __all__ = ['FILES', 'HIDDEN_FILES', 'PRED_FILES', 'PERT_KEY', 'CONTROL', 'N_CELLS', 'LOCAL_TEST', 'PROGRAMS', 'PROP_COLS',
            'PRED_PROP_COLS', 'OBS_COLUMNS', 'MMD_BANDWIDTHS', 'DEFAULT_MODEL', 'InputError', 'refdata', 'read_list',
            'write_list', 'unique_names', 'read_csv', 'default_mode', 'atomic_path', 'atomic_dir', 'progress', 'say',
-           'patch_to', 'pearson_rows', 'column_var', 'pert_rng', 'draw_cells', 'log_normalize', 'read_obs',
-           'read_var_names', 'matrix_shape', 'row_spans', 'csr_block', 'iter_rows', 'x_is_sparse', 'read_rows',
-           'CellSource']
+           'patch_to', 'blas_threads', 'pearson_rows', 'column_var', 'pert_rng', 'draw_cells', 'log_normalize',
+           'read_obs', 'read_var_names', 'matrix_shape', 'row_spans', 'csr_block', 'iter_rows', 'x_is_sparse',
+           'read_rows', 'CellSource']
 
 # %% ../nbs/00_core.ipynb #13732d7a
 FILES = dict(
@@ -159,6 +159,35 @@ def patch_to(cls, # the class that gets the method
         setattr(cls, f.__name__, property(f) if as_prop else classmethod(f) if cls_method else f)
         return f
     return _add
+
+# %% ../nbs/00_core.ipynb #2a6e6d02
+_BLAS_CALLS = [(f'{p}_get_num_threads{s}', f'{p}_set_num_threads{s}') for p in ('scipy_openblas', 'openblas') for s in ('64_', '')]
+
+def _openblas_libs()->list:
+    "(get, set) thread functions of each OpenBLAS loaded in this process, found in /proc/self/maps (Linux; none elsewhere)"
+    import ctypes
+    try:
+        with open('/proc/self/maps') as f: paths = sorted({l.split()[-1] for l in f if 'openblas' in l.lower() and l.split()[-1].startswith('/')})
+    except OSError: return []
+    out = []
+    for p in paths:
+        try: lib = ctypes.CDLL(p)
+        except OSError: continue
+        for g, s in _BLAS_CALLS:
+            if hasattr(lib, g) and hasattr(lib, s): out.append((getattr(lib, g), getattr(lib, s))); break
+    return out
+
+@contextlib.contextmanager
+def blas_threads(n:int|None=1, # threads of every loaded OpenBLAS inside the block (None: leave them)
+                ):
+    "Limit the BLAS threads inside a `with` block; yields the thread counts set (empty when no OpenBLAS is found)"
+    libs = [] if n is None else _openblas_libs()
+    before = [g() for g, _ in libs]
+    try:
+        for _, s in libs: s(max(1, int(n)))
+        yield [g() for g, _ in libs]
+    finally:
+        for (_, s), b in zip(libs, before): s(b)
 
 # %% ../nbs/00_core.ipynb #5dcf1c64
 def pearson_rows(a:np.ndarray, # rows x columns

@@ -12,7 +12,7 @@ from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np, pandas as pd, h5py, psutil, scipy.sparse as sp
 import anndata as ad
-from .core import InputError, PERT_KEY, N_CELLS, atomic_path, progress, unique_names, pert_rng
+from .core import InputError, PERT_KEY, N_CELLS, atomic_path, progress, unique_names, pert_rng, blas_threads
 
 # %% auto #0
 __all__ = ['expand_cells', 'check_resources', 'write_prediction']
@@ -118,6 +118,7 @@ def write_prediction(path, # the .h5ad file to write (usually `prediction.h5ad`)
                      disk_free:int|None=None, # override the measured free disk bytes (resource guard)
                      ram_free:int|None=None, # override the measured available memory bytes (resource guard)
                      cells_fn=None, # (names, out) -> their cells, (names * n_cells) x genes, filling the float32 buffer `out` or new; replaces `predict_fn` and the noise (may run on several threads at once)
+                     blas:int|None=1, # BLAS threads while the chunks are made (`blas_threads`; None: as they are)
                     )->Path:
     "Stream `n_cells` cells per perturbation into an h5ad file, a chunk of perturbations at a time"
     path = Path(path)
@@ -156,7 +157,7 @@ def write_prediction(path, # the .h5ad file to write (usually `prediction.h5ad`)
             for k in ('obsm', 'varm', 'obsp', 'varp', 'layers', 'uns'): ad.io.write_elem(f, k, {})
             X = f.create_dataset('X', shape=(n_rows, n_genes), dtype=np.float32)
             X.attrs['encoding-type'], X.attrs['encoding-version'] = 'array', '0.2.0'
-            with ThreadPoolExecutor(max(threads, 1)) as pool, progress(total=len(perts), quiet=quiet, desc=path.name, unit='pert') as bar:
+            with blas_threads(blas), ThreadPoolExecutor(max(threads, 1)) as pool, progress(total=len(perts), quiet=quiet, desc=path.name, unit='pert') as bar:
                 # chunk k is computed into buffer k % (threads + 1): up to `threads` chunks ahead of the one being written
                 ahead = deque(pool.submit(make, k) for k in range(min(threads, len(chunks))))
                 try:
