@@ -19,7 +19,8 @@ their wall time. Steps:
                (metrics.mmd_batch) on all
   cv           `obesity-nbdev cv` of the default model and of the baseline, 5 folds, on `small`
 
-Writes BENCHMARKS.md (machine, date, load average before and after, the table, the ratios and targets)
+The cases that the targets compare (aggregation and the raw read, train, infer and the raw write) run --repeats
+times (default 3), alternating with their limit; each row is the run of median wall time. Writes BENCHMARKS.md (machine, date, load average before and after, the table, the ratios and targets)
 and bench/results/bench.json. Usage:
 
   python bench/run.py [--work bench/work] [--full] [--steps aggregation,train,infer,scoring,cv]
@@ -61,6 +62,12 @@ def measure_cmd(cmd, *, sync=False, env=None, cwd=None):
     if p.returncode != 0: raise SystemExit(f"failed with exit code {p.returncode}: {' '.join(map(str, cmd))}")
     return dict(wall_s=round(wall + sync_s, 2), sync_s=round(sync_s, 2), cpu_s=round(ru.ru_utime + ru.ru_stime, 2),
                 peak_rss_mb=round(ru.ru_maxrss / 1024), stdout=out)
+
+
+def median_run(runs):
+    "The run of median wall time among `runs` (a list of measure_cmd results), with every run's wall time as 'walls'"
+    r = sorted(runs, key=lambda m: m['wall_s'])[len(runs) // 2]
+    return dict(r, walls=[round(m['wall_s'], 1) for m in runs]) if len(runs) > 1 else r
 
 
 def _last_json(stdout): return json.loads(stdout.strip().splitlines()[-1])
@@ -224,23 +231,26 @@ class Bench:
         train = data/TRAIN
         self.say(f"aggregation on {scale} ({train.stat().st_size / GB:.2f} GB) ...")
         measure_cmd(child('raw-read', train))                       # warm the page cache, untimed
-        m = measure_cmd(child('raw-read', train))
-        j = _last_json(m['stdout'])
+        raw, ours = [], []
+        for _ in range(self.a.repeats):                             # alternating, so that a slow spell of the machine hits both
+            raw.append(measure_cmd(child('raw-read', train))); ours.append(measure_cmd(child('agg-ours', train, 300)))
+        m = median_run(raw); j = _last_json(m['stdout'])
         self.row('aggregation', f'raw-read/{scale}', 'one sequential h5py read of X (the limit)', m,
                  bytes=j['bytes'], **_inner(j), scale=scale)
         m = measure_cmd(child('agg-qs', train, 300))
         self.row('aggregation', f'quickstarter/{scale}', 'quickstarter: per-perturbation slicing of a backed AnnData', m,
                  **_inner(_last_json(m['stdout'])), scale=scale)
-        m = measure_cmd(child('agg-ours', train, 300))
+        m = median_run(ours)
         self.row('aggregation', f'ours/{scale}', 'ours: obesity_nbdev.aggregate, one streaming pass over the rows that enter the means', m,
                  **_inner(_last_json(m['stdout'])), scale=scale)
 
     def train(self, data, scale):
         self.say(f"train on {scale} ...")
-        for model in (self.a.model, 'baseline'):
-            d = self.scratch/f'model_{model}_{scale}'
-            m = measure_cmd(cli('train', '--data', data, '--model-dir', d, '--model', model, '--quiet'))
-            self.row('train', f'{model}/{scale}', f'obesity-nbdev train --model {model}', m, scale=scale)
+        runs = {model: [] for model in (self.a.model, 'baseline')}
+        for _ in range(self.a.repeats):
+            for model in runs:
+                runs[model].append(measure_cmd(cli('train', '--data', data, '--model-dir', self.scratch/f'model_{model}_{scale}', '--model', model, '--quiet')))
+        for model, r in runs.items(): self.row('train', f'{model}/{scale}', f'obesity-nbdev train --model {model}', median_run(r), scale=scale)
         coexp = _coexp_part(self.a.model)
         if coexp:                                   # the part of the default's fit that is arithmetic, not reading
             m = measure_cmd(child('coexp-svd', data/TRAIN, coexp['n_ctrl'], coexp['k']))
@@ -253,18 +263,25 @@ class Bench:
         import infer_bench
         perts, genes = _n_lines(data/'predict_perturbations.txt'), _n_lines(data/'genes_to_predict.txt')
         self.say(f"infer --all: {perts:,} x 100 cells x {genes:,} genes ({perts * 100 * genes * 4 / GB:.1f} GB) ...")
-        for model in (self.a.model, 'baseline'):
-            md = self.scratch/f'model_{model}_small'
-            if not md.exists(): measure_cmd(cli('train', '--data', data, '--model-dir', md, '--model', model, '--quiet'))
-            out = self.scratch/'pred'
-            m = measure_cmd(cli('infer', '--data', data, '--model-dir', md, '--out', out, '--all', '--quiet'), sync=True)
-            size = (out/'prediction.h5ad').stat().st_size
-            shutil.rmtree(out)
-            self.row('infer', f'ours/{model}', f'obesity-nbdev infer --all, {model} model', m, file_bytes=size)
-        for case, n in (('d', perts), ('b', self.a.qs_perts), ('c', self.a.qs_perts)):
+        def qs(case, n):
             out = self.scratch/f'infer_{case}'/'prediction.h5ad'; out.parent.mkdir()
             m = measure_cmd([sys.executable, HERE/'infer_bench.py', '--run', case, '--out', out, '--perts', n, '--genes', genes, '--cells', 100], sync=True)
             shutil.rmtree(out.parent)
+            return m
+        models, runs, size = (self.a.model, 'baseline'), {}, None
+        for model in models:
+            md = self.scratch/f'model_{model}_small'
+            if not md.exists(): measure_cmd(cli('train', '--data', data, '--model-dir', md, '--model', model, '--quiet'))
+        for _ in range(self.a.repeats):                 # ours and the raw write alternate
+            for model in models:
+                out = self.scratch/'pred'
+                runs.setdefault(model, []).append(measure_cmd(cli('infer', '--data', data, '--model-dir', self.scratch/f'model_{model}_small', '--out', out, '--all', '--quiet'), sync=True))
+                size = (out/'prediction.h5ad').stat().st_size
+                shutil.rmtree(out)
+            runs.setdefault('d', []).append(qs('d', perts))
+        for model in models: self.row('infer', f'ours/{model}', f'obesity-nbdev infer --all, {model} model', median_run(runs[model]), file_bytes=size)
+        for case, n in (('d', perts), ('b', self.a.qs_perts), ('c', self.a.qs_perts)):
+            m = median_run(runs['d']) if case == 'd' else qs(case, n)
             name = {'d': 'raw-write', 'b': 'quickstarter-ram', 'c': 'quickstarter-h5tmp'}[case]
             kw = dict(label=infer_bench.LABELS[case] + ('' if case == 'd' else ' (bench/infer_bench.py)'))
             if n != perts:
@@ -479,7 +496,10 @@ def markdown(res):
          "Written by `python bench/run.py" + (" --full" if res['args']['full'] else "") + "` (figures also in `bench/results/bench.json`). "
          "Every case ran in its own subprocess, one after the other, in one run: wall time (with a timed `os.sync()` after the cases "
          "that write a file), CPU time (user + system) and peak RSS (`ru_maxrss`) of the subprocess. The machine is shared: "
-         "the load average is that of the whole machine.", "",
+         "the load average is that of the whole machine." + (f" The cases that the targets compare (aggregation, train, infer and their limits) ran "
+         f"{res['args']['repeats']} times, alternating with their limit, and each row is the run of median wall time (all the wall times are in its note)."
+         + (lambda w: f" The raw write of the same bytes took from {min(w):.1f} to {max(w):.1f} s in this run." if w else '')((_get(res['rows'], 'raw-write') or {}).get('walls'))
+         if res['args'].get('repeats', 1) > 1 else ''), "",
          f"- date: {res['date']} (run took {res['run_s'] / 60:.1f} min)",
          f"- machine: {res['machine']['cpu']}, {res['machine']['cpus']} cores, {res['machine']['mem_gb']} GB RAM; "
          f"Python {res['machine']['python']}, numpy {res['machine']['numpy']}, h5py {res['machine']['h5py']}",
@@ -494,14 +514,15 @@ def markdown(res):
     for r in res['rows']:
         l = lim.get(r['step'], lambda r: None)(r)
         x = '' if l is None or l is r else f"{r['wall_s'] / l['wall_s']:.2f}"
-        note = '; '.join(n for n in (r.get('note', ''), f"{r['inner_s']:.1f} s after imports" + (f" ({r['imports_s']:.1f} s of imports)" if 'imports_s' in r else '') if 'inner_s' in r else '',
+        note = '; '.join(n for n in (r.get('note', ''), f"median of {len(r['walls'])} runs ({', '.join(f'{w:.1f}' for w in r['walls'])} s)" if 'walls' in r else '', f"{r['inner_s']:.1f} s after imports" + (f" ({r['imports_s']:.1f} s of imports)" if 'imports_s' in r else '') if 'inner_s' in r else '',
                                      f"{r['scale']} screen" if 'scale' in r else '') if n)
         L.append(f"| {r['step']} | {r['label']} | {r['wall_s']:,.1f} | {r['cpu_s']:,.1f} | {r['peak_rss_mb']:,} | {x} | {note} |")
     L += ["", "'x the limit' is the wall time over that of the raw h5py read of the same training file's X (aggregation, train) "
           "or of the raw h5py write of the same bytes with fsync (infer).", "", "## Targets", "",
           "Ratios of wall times (the CPU-time ratio beside them); met or not is judged on the wall time, GB = 10^9 bytes. "
           "The aggregation's ratio to the raw read is also given on the time after imports: the package's imports (pandas, scipy, "
-          "anndata) take about a second whatever the file's size, while the raw read imports only h5py.", "",
+          "anndata) take " + (lambda r: f"{r['imports_s']:.1f} s" if r and 'imports_s' in r else 'the same time')(_get(res['rows'], 'ours/small'))
+          + " whatever the file's size (the quickstarter's take as long), while the raw read imports only h5py.", "",
           "| target | this run | met |", "| --- | ---: | --- |"]
     L += [f"| {t['target']} | {t['value']} | {'met' if t['met'] else 'not met'} |" for t in res['targets']]
     if SCALING_JSON.exists(): L += scaling_markdown(json.loads(SCALING_JSON.read_text()))
@@ -514,6 +535,7 @@ def main(argv=None):
     ap.add_argument('--full', action='store_true', help='also build the full screen: aggregation and train on it')
     ap.add_argument('--steps', default=','.join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}")
     ap.add_argument('--model', default=None, help='the default model (default: obesity_nbdev.core.DEFAULT_MODEL)')
+    ap.add_argument('--repeats', type=int, default=3, help="runs of the cases that the targets compare (aggregation, train, infer and their limits), alternating; the median is reported")
     ap.add_argument('--qs-perts', type=int, default=500, help="perturbations written by the quickstarter's two writers (extrapolated)")
     ap.add_argument('--qs-mmd', type=int, default=50, help="perturbations scored by the quickstarter's MMD (extrapolated)")
     ap.add_argument('--json', default=str(HERE/'results'/'bench.json'))
@@ -553,7 +575,7 @@ def main(argv=None):
         shutil.rmtree(b.scratch, ignore_errors=True)
     res = dict(date=date.strftime('%Y-%m-%d %H:%M UTC'), run_s=round(time.perf_counter() - t_run, 1), machine=machine(),
                load_before=[round(x, 2) for x in load_before], load_after=[round(x, 2) for x in os.getloadavg()],
-               args=dict(full=a.full, steps=steps, model=a.model, qs_perts=a.qs_perts, qs_mmd=a.qs_mmd), screens=screens, rows=b.rows)
+               args=dict(full=a.full, steps=steps, model=a.model, repeats=a.repeats, qs_perts=a.qs_perts, qs_mmd=a.qs_mmd), screens=screens, rows=b.rows)
     res['targets'] = targets(b.rows, a.model)
     for p, text in ((a.json, json.dumps(res, indent=1) + '\n'), (a.markdown, markdown(res))):
         Path(p).parent.mkdir(parents=True, exist_ok=True)
