@@ -22,9 +22,9 @@ __all__ = ['FALLBACK_SCALE', 'MODELS', 'MODEL_MODULES', 'MODEL_JSON', 'MODEL_NPZ
 def pca_solver(shape:tuple, # (samples, features) of the matrix
               )->str:
     "The solver scikit-learn's default ('auto') picks for a PCA of this shape, with the exact SVD in place of its randomized one"
-    import sklearn
+    import re, sklearn
     n, f = shape
-    eigh = tuple(int(x) for x in sklearn.__version__.split('.')[:2]) >= (1, 5)    # the covariance solver is new in 1.5
+    eigh = tuple(map(int, re.match(r'(\d+)\.(\d+)', sklearn.__version__).groups())) >= (1, 5)    # the covariance solver is new in 1.5
     return 'covariance_eigh' if eigh and f <= 1000 and n >= 10 * f else 'full'
 
 def pca_embed(Y:np.ndarray, # rows are embedded (samples) and columns are the features
