@@ -547,6 +547,7 @@ def main(argv=None):
     a, rest = ap.parse_known_args(argv)
     if a.child: return run_child(a.child, rest)
     if rest: ap.error(f"unrecognised arguments: {' '.join(rest)}")
+    if a.repeats < 1: ap.error(f"--repeats must be at least 1, not {a.repeats}")
     if a.from_json:
         res = json.loads(Path(a.from_json).read_text()); res['targets'] = targets(res['rows'], res['args']['model'])
         Path(a.markdown).write_text(markdown(res)); Path(a.from_json).write_text(json.dumps(res, indent=1) + '\n'); return res
