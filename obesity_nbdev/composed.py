@@ -19,9 +19,9 @@ from .programs import finalize_proportions, proportion_table
 
 # %% auto #0
 __all__ = ['SHRINK_GRID', 'FALLBACK_JITTER', 'EFFECTS', 'CELLS', 'FLOORS', 'PROPORTIONS', 'PRESETS', 'N', 'CLIP', 'COUNT', 'B3',
-           'FitData', 'pick_beta', 'register_effect', 'Effect', 'ControlMean', 'PerturbedMean', 'PCARidgeEffect',
-           'coexpression_basis', 'coexpression_profile', 'CoexpMix', 'SVDRidge', 'combo_pearson', 'Blend',
-           'register_cells', 'count_shift', 'project_nonneg', 'ControlCells', 'PooledCells', 'SimilarCells',
+           'FitData', 'gene_index', 'pick_beta', 'register_effect', 'Effect', 'ControlMean', 'PerturbedMean',
+           'PCARidgeEffect', 'coexpression_basis', 'coexpression_profile', 'CoexpMix', 'SVDRidge', 'combo_pearson',
+           'Blend', 'register_cells', 'count_shift', 'project_nonneg', 'ControlCells', 'PooledCells', 'SimilarCells',
            'register_proportions', 'MedianProportions', 'NCProportions', 'WeightedProportions', 'PCARidgeProportions',
            'LabelledProportions', 'Composed', 'register_preset', 'list_models']
 
@@ -70,6 +70,17 @@ def _tiny_means(X, perts, genes, n=None):
     "An aggregate-like AnnData for tests"
     return ad.AnnData(X=np.asarray(X, np.float64), obs=pd.DataFrame({'n_cells': n if n is not None else [10]*len(perts)}, index=pd.Index(perts)),
                       var=pd.DataFrame(index=pd.Index(genes)))
+
+# %% ../nbs/08b_composed.ipynb #13ce00bc
+_GENE_INDEX = (None, None)
+
+def gene_index(genes:list, # gene names; the list must not be changed once indexed
+              )->pd.Index:
+    "`pd.Index(genes)`, built once for the same list object and reused while that list is the last one asked for"
+    global _GENE_INDEX
+    g, idx = _GENE_INDEX                    # one read: another thread may replace the pair, never half of it
+    if g is not genes: idx = pd.Index(genes); _GENE_INDEX = (genes, idx)
+    return idx
 
 # %% ../nbs/08b_composed.ipynb #8b1dfc5b
 SHRINK_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
@@ -172,10 +183,8 @@ class Effect:
         "The informed mask of `_raw` (True: a target-specific prediction), which subclasses get without the predictions"
         return self._raw(targets)[1]
     def _gene_pos(self, names)->np.ndarray:
-        "Positions of `names` among the model's genes (-1 where absent); the genes' index is built once, not at every call"
-        c = self.__dict__.get('_gene_index')
-        if c is None or c[0] is not self.genes: c = self._gene_index = (self.genes, pd.Index(self.genes))
-        return c[1].get_indexer(pd.Index(names))
+        "Positions of `names` among the model's genes (-1 where absent)"
+        return gene_index(self.genes).get_indexer(pd.Index(names))
 
     def describe(self)->str:
         "Sentences for the method description: what the model does, then its shrinkage and fallback"
@@ -220,7 +229,7 @@ class PCARidgeEffect(Effect):
     def _params(self): return dict(n_components=self.n_components, ridge=self.ridge)
     def _fit(self, d):
         Y_all = np.vstack([d.ctrl[None], d.X]).T
-        gi = pd.Index(d.genes)
+        gi = gene_index(d.genes)
         train = [p for p in d.perts if p in gi]
         self.G = pca_embed(Y_all, self.n_components)
         if not train: self.W, self.b = np.zeros((self.G.shape[1],) * 2), d.centroid.copy(); return
@@ -283,7 +292,7 @@ class CoexpMix(Effect):
         self.L, self.var = d._bases[(self.k, self.n_ctrl, self.seed)]
         self.D = d.effects
         self.train = list(d.perts)
-        gi = pd.Index(d.genes).get_indexer(pd.Index(d.perts))
+        gi = gene_index(d.genes).get_indexer(pd.Index(d.perts))
         own = [self.D[i, g] for i, g in enumerate(gi) if g >= 0]
         self.knockdown = float(np.median(own)) if own else 0.0
     def _weights(self, targets, batch:int=64):
@@ -336,9 +345,10 @@ class SVDRidge(CoexpMix):
     def _params(self): return super()._params() | dict(ridge=self.ridge)
     def _fit(self, d):
         super()._fit(d)
-        gi = pd.Index(d.genes).get_indexer(pd.Index(d.perts)); ok = gi >= 0
+        gi = gene_index(d.genes).get_indexer(pd.Index(d.perts)); ok = gi >= 0
         E = self.L[gi[ok]] / np.sqrt(self.var[gi[ok]])[:, None].clip(1e-12)
-        self.B = np.linalg.solve(E.T @ E + self.ridge * np.eye(E.shape[1]), E.T @ self.D[ok]).T if ok.any() else np.zeros((len(self.genes), self.L.shape[1]))
+        # (E'E + ridge I)^-1 E' D: the solve has one right-hand side per training knockout, not one per gene
+        self.B = (np.linalg.solve(E.T @ E + self.ridge * np.eye(E.shape[1]), E.T) @ self.D[ok]).T if ok.any() else np.zeros((len(self.genes), self.L.shape[1]))
     def weights(self, targets): return None
     def _raw(self, targets):
         idx = self._gene_pos([str(t) for t in targets]); ok = idx >= 0
