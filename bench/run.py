@@ -20,7 +20,7 @@ their wall time. Steps:
   cv           `obesity-nbdev cv` of the default model and of the baseline, 5 folds, on `small`
 
 The cases that the targets compare (aggregation and the raw read, train, infer and the raw write) run --repeats
-times (default 3), alternating with their limit; each row is the run of median wall time. Writes BENCHMARKS.md (machine, date, load average before and after, the table, the ratios and targets)
+times (default 3), alternating with their limit; each row is the run of median wall time. Writes BENCHMARKS.md (machine, date, load average before and after, the share of CPU time stolen by the hypervisor, the table, the ratios and targets)
 and bench/results/bench.json. Usage:
 
   python bench/run.py [--work bench/work] [--full] [--steps aggregation,train,infer,scoring,cv]
@@ -424,7 +424,7 @@ def scaling_markdown(sc):
     L = ["", "## Scaling", "",
          f"Written by `python bench/run.py --scaling` (figures also in `bench/results/scaling.json`), {sc['date']} "
          f"(run took {sc['run_s'] / 60:.1f} min); load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in sc['load_before'])}; "
-         f"after: {', '.join(f'{x:.2f}' for x in sc['load_after'])}. Each case ran in its own subprocess, as above. Aggregation, the raw read "
+         f"after: {', '.join(f'{x:.2f}' for x in sc['load_after'])}{_steal_text(sc)}. Each case ran in its own subprocess, as above. Aggregation, the raw read "
          f"beside it and `train --model {sc['model']}` ran on three training files: a {SCALING_CELLS:,}-cell subset of `small` (the first cells of every "
          "perturbation, in proportion), `small` and `full`; their size is the stored nonzeros of X. `infer --all` of the model trained on `small` "
          "wrote 500, 2,863 and 5,000 perturbations x 100 cells x 10,238 genes (the first 500 of predict_perturbations.txt, all of it, and all of it "
@@ -450,6 +450,25 @@ def machine():
     cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
     return dict(cpu=cpu, cpus=os.cpu_count(), mem_gb=round(psutil.virtual_memory().total / GB, 1),
                 python=platform.python_version(), numpy=numpy.__version__, h5py=h5py.__version__, platform=platform.platform())
+
+
+def cpu_times():
+    "The machine's CPU time so far, by kind (psutil.cpu_times)"
+    import psutil
+    return psutil.cpu_times()._asdict()
+
+
+def steal_share(before, after):
+    "The share of the machine's CPU time between two `cpu_times()` that the hypervisor gave to other machines (None where not reported)"
+    if 'steal' not in before: return None
+    kinds = [k for k in before if k not in ('guest', 'guest_nice')]       # guest time is counted in user time already
+    total = sum(after[k] - before[k] for k in kinds)
+    return round((after['steal'] - before['steal']) / total, 3) if total > 0 else None
+
+
+def _steal_text(r):
+    s = r.get('steal')
+    return '' if s is None else f"; CPU time stolen by the hypervisor (other virtual machines) during the run: {100 * s:.1f}% of the machine's"
 
 
 def _get(rows, case): return next((r for r in rows if r['case'] == case), None)
@@ -504,7 +523,7 @@ def markdown(res):
          f"- machine: {res['machine']['cpu']}, {res['machine']['cpus']} cores, {res['machine']['mem_gb']} GB RAM; "
          f"Python {res['machine']['python']}, numpy {res['machine']['numpy']}, h5py {res['machine']['h5py']}",
          f"- load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in res['load_before'])}; "
-         f"after: {', '.join(f'{x:.2f}' for x in res['load_after'])}"]
+         f"after: {', '.join(f'{x:.2f}' for x in res['load_after'])}" + _steal_text(res)]
     for s in res['screens']:
         L.append(f"- screen `{s['scale']}`: training file {s['train_shape'][0]:,} x {s['train_shape'][1]:,}, {s['train_gb']:.2f} GB "
                  + ("(reused from the work folder)" if s['build_s'] is None else f"(built in {s['build_s']:.0f} s)"))
@@ -557,7 +576,7 @@ def main(argv=None):
     from obesity_nbdev.core import DEFAULT_MODEL
     a.model = a.model or DEFAULT_MODEL
     Path(a.work).mkdir(parents=True, exist_ok=True)
-    t_run, load_before, date = time.perf_counter(), os.getloadavg(), datetime.datetime.now(datetime.timezone.utc)
+    t_run, load_before, date, cpu_before = time.perf_counter(), os.getloadavg(), datetime.datetime.now(datetime.timezone.utc), cpu_times()
     screens, b = [], Bench(a)
     try:
         scales = ['small'] + (['full'] if a.full else [])
@@ -576,7 +595,7 @@ def main(argv=None):
         shutil.rmtree(b.scratch, ignore_errors=True)
     res = dict(date=date.strftime('%Y-%m-%d %H:%M UTC'), run_s=round(time.perf_counter() - t_run, 1), machine=machine(),
                load_before=[round(x, 2) for x in load_before], load_after=[round(x, 2) for x in os.getloadavg()],
-               args=dict(full=a.full, steps=steps, model=a.model, repeats=a.repeats, qs_perts=a.qs_perts, qs_mmd=a.qs_mmd), screens=screens, rows=b.rows)
+               steal=steal_share(cpu_before, cpu_times()), args=dict(full=a.full, steps=steps, model=a.model, repeats=a.repeats, qs_perts=a.qs_perts, qs_mmd=a.qs_mmd), screens=screens, rows=b.rows)
     res['targets'] = targets(b.rows, a.model)
     for p, text in ((a.json, json.dumps(res, indent=1) + '\n'), (a.markdown, markdown(res))):
         Path(p).parent.mkdir(parents=True, exist_ok=True)
@@ -595,12 +614,13 @@ def main_scaling(a):
     from obesity_nbdev.core import DEFAULT_MODEL
     a.model = a.model or DEFAULT_MODEL
     Path(a.work).mkdir(parents=True, exist_ok=True)
-    t_run, load_before, date = time.perf_counter(), os.getloadavg(), datetime.datetime.now(datetime.timezone.utc)
+    t_run, load_before, date, cpu_before = time.perf_counter(), os.getloadavg(), datetime.datetime.now(datetime.timezone.utc), cpu_times()
     scratch = Path(tempfile.mkdtemp(prefix='scratch_', dir=a.work))
     try: rows = scaling(a, scratch)
     finally: shutil.rmtree(scratch, ignore_errors=True)
     sc = dict(date=date.strftime('%Y-%m-%d %H:%M UTC'), run_s=round(time.perf_counter() - t_run, 1), machine=machine(),
-              load_before=[round(x, 2) for x in load_before], load_after=[round(x, 2) for x in os.getloadavg()], model=a.model, rows=rows)
+              load_before=[round(x, 2) for x in load_before], load_after=[round(x, 2) for x in os.getloadavg()],
+              steal=steal_share(cpu_before, cpu_times()), model=a.model, rows=rows)
     _write(SCALING_JSON, json.dumps(sc, indent=1) + '\n')
     scaling_plot(sc, SCALING_PNG)
     if Path(a.json).exists():
